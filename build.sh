@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Build and test unc.
+#
+#   ./build.sh          build the one-file binary dist/unc
+#   ./build.sh test     install what the tests need, build, run the whole suite
+#   ./build.sh bench    build, then run the benchmark in bench/
+#
+# Debian packages that are missing are installed with apt-get (as root, or
+# through sudo). Python packages go into .venv/, pinned in requirements*.txt.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+
+PYTHON=${PYTHON:-/usr/bin/python3}
+BUILD_DEBS=(python3 python3-venv binutils)
+TEST_DEBS=(bats bats-support bats-assert busybox-static uidmap procps psmisc
+           util-linux iproute2 python3 slirp4netns passt curl)
+
+say() { printf 'build.sh: %s\n' "$*" >&2; }
+
+need_debs() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" \
+            || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || {
+            say "missing Debian packages: ${missing[*]}; install them as root"; exit 1; }
+        sudo=(sudo)
+    fi
+    say "installing ${missing[*]}"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+venv() {
+    need_debs "${BUILD_DEBS[@]}"
+    local stamp=.venv/.requirements
+    if ! [ -x .venv/bin/python ] || ! cmp -s requirements-build.txt "$stamp" 2>/dev/null; then
+        say "creating .venv with the pinned requirements"
+        rm -rf .venv
+        "$PYTHON" -m venv .venv
+        .venv/bin/pip install -q --disable-pip-version-check -r requirements-build.txt
+        cp requirements-build.txt "$stamp"
+    fi
+}
+
+build() {
+    venv
+    say "building dist/unc"
+    # The same hash seed gives the same bytes for the same sources.
+    PYTHONHASHSEED=0 .venv/bin/pyinstaller --noconfirm --clean --log-level WARN \
+        --distpath dist --workpath .build unc.spec
+    ls -l dist/unc >&2
+}
+
+case "${1:-build}" in
+    build) build ;;
+    test)
+        need_debs "${TEST_DEBS[@]}"
+        build
+        exec tests/run ;;
+    bench)
+        build
+        exec bench/run ;;
+    *) say "usage: ./build.sh [build|test|bench]"; exit 2 ;;
+esac

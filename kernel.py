@@ -1,0 +1,131 @@
+"""Thin wrappers around the Linux system calls unc needs and Python 3.11 lacks.
+
+Each wrapper is named like the kernel's call, takes the kernel's arguments and
+raises OSError(errno, "<syscall>: <strerror>") on failure, so an error message
+always says which call the kernel refused. Constants keep their header names.
+
+Only ctypes and os are imported: this module is on the start-up path of every
+container.
+"""
+
+import ctypes
+import os
+
+# <linux/sched.h>
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+CLONE_NAMES = {
+    CLONE_NEWUSER: "CLONE_NEWUSER",
+    CLONE_NEWPID: "CLONE_NEWPID",
+    CLONE_NEWUTS: "CLONE_NEWUTS",
+    CLONE_NEWNS: "CLONE_NEWNS",
+    CLONE_NEWIPC: "CLONE_NEWIPC",
+    CLONE_NEWNET: "CLONE_NEWNET",
+    CLONE_NEWCGROUP: "CLONE_NEWCGROUP",
+}
+
+# <linux/mount.h>
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_SILENT = 32768
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+MNT_DETACH = 2
+
+MS_NAMES = [
+    (MS_RDONLY, "MS_RDONLY"), (MS_NOSUID, "MS_NOSUID"), (MS_NODEV, "MS_NODEV"),
+    (MS_NOEXEC, "MS_NOEXEC"), (MS_REMOUNT, "MS_REMOUNT"),
+    (MS_NOATIME, "MS_NOATIME"), (MS_NODIRATIME, "MS_NODIRATIME"),
+    (MS_BIND, "MS_BIND"), (MS_MOVE, "MS_MOVE"), (MS_REC, "MS_REC"),
+    (MS_SILENT, "MS_SILENT"), (MS_PRIVATE, "MS_PRIVATE"), (MS_SLAVE, "MS_SLAVE"),
+    (MS_RELATIME, "MS_RELATIME"), (MS_STRICTATIME, "MS_STRICTATIME"),
+]
+
+# statvfs f_flag bits (<sys/statvfs.h>) that the kernel locks on a mount
+# inherited by a less privileged user namespace, and the MS_ flag each needs.
+ST_LOCKED = [
+    (os.ST_RDONLY, MS_RDONLY), (os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV),
+    (os.ST_NOEXEC, MS_NOEXEC), (os.ST_NOATIME, MS_NOATIME),
+    (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME),
+]
+
+# <linux/prctl.h>
+PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+
+# Syscall numbers glibc 2.36 has no wrapper for: pivot_root.
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                        ctypes.c_ulong, ctypes.c_char_p)
+_libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+_libc.unshare.argtypes = (ctypes.c_int,)
+_libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
+                        ctypes.c_ulong, ctypes.c_ulong)
+_libc.sethostname.argtypes = (ctypes.c_char_p, ctypes.c_size_t)
+_libc.syscall.restype = ctypes.c_long
+
+
+def _check(result, name, path=None):
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{name}: {os.strerror(err)}", path)
+    return result
+
+
+def _b(path):
+    return None if path is None else os.fsencode(path)
+
+
+def flag_names(flags, names):
+    """'CLONE_NEWUSER|CLONE_NEWPID' for a bit mask, for --trace."""
+    table = names.items() if isinstance(names, dict) else names
+    parts = [name for bit, name in table if flags & bit]
+    return "|".join(parts) or "0"
+
+
+def unshare(flags):
+    _check(_libc.unshare(flags), "unshare")
+
+
+def mount(source, target, fstype, flags, data=None):
+    _check(_libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)),
+           "mount", target)
+
+
+def umount2(target, flags):
+    _check(_libc.umount2(_b(target), flags), "umount2", target)
+
+
+def pivot_root(new_root, put_old):
+    number = _SYS_PIVOT_ROOT[os.uname().machine]
+    _check(_libc.syscall(ctypes.c_long(number), ctypes.c_char_p(_b(new_root)),
+                         ctypes.c_char_p(_b(put_old))), "pivot_root", new_root)
+
+
+def prctl(option, arg2=0, arg3=0, arg4=0, arg5=0):
+    return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), "prctl")
+
+
+def sethostname(name):
+    data = name.encode()
+    _check(_libc.sethostname(data, len(data)), "sethostname")

@@ -1,0 +1,52 @@
+"""Stage 2, uts: a UTS namespace with the container's own hostname.
+
+What it adds
+    `hostname` inside prints the container's name (default "unc", or
+    --hostname=NAME), and changing it does not touch the host.
+
+UTS namespace (uts_namespaces(7))
+    UTS stands for "UNIX Time-sharing System", after the struct utsname that
+    uname(2) fills in. The namespace holds two strings: the hostname and the
+    NIS domain name. unshare(CLONE_NEWUTS) gives the container a copy of the
+    host's; sethostname(2) then changes the copy. Setting it needs
+    CAP_SYS_ADMIN in the user namespace that owns the UTS namespace, which
+    the container's root has since stage 1 created that user namespace.
+
+    The name is checked before anything starts: 1 to 64 bytes (the kernel's
+    __NEW_UTS_LEN), made of letters, digits, '-' and '.', as RFC 1123 allows
+    for host names, not starting or ending with '-' or '.'.
+
+Try it
+    unc --stage=uts --hostname=box --trace hostname
+"""
+
+from kernel import CLONE_NEWUTS, sethostname
+from stages import Fail
+
+NAME = "uts"
+SUMMARY = "own hostname in a new UTS namespace (--hostname)"
+CLONE_FLAGS = CLONE_NEWUTS
+OPTIONS = ("--hostname",)
+
+_ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+
+
+def valid_hostname(name):
+    return (0 < len(name.encode()) <= 64 and set(name) <= _ALLOWED
+            and name[0] not in "-." and name[-1] not in "-."
+            and ".." not in name)
+
+
+def prepare(run):
+    name = run.opts.get("--hostname")
+    if name is None:
+        name = "unc"
+    if not valid_hostname(name):
+        raise Fail(f"invalid --hostname {name!r}: use 1 to 64 letters, digits, "
+                   "'-' and '.', not starting or ending with '-' or '.'")
+    run.hostname = name
+
+
+def container_setup(run):
+    run.trace(f'sethostname("{run.hostname}")')
+    sethostname(run.hostname)

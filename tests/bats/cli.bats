@@ -1,0 +1,141 @@
+#!/usr/bin/env bats
+# The command line and the exit status contract, through the real binary.
+
+load helpers
+
+@test "--version prints the version on stdout and exits 0" {
+    run -0 --separate-stderr "$UNC" --version
+    assert_output --regexp '^unc [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "--help shows the usage and every stage name" {
+    run -0 "$UNC" --help
+    assert_output --partial "Usage:"
+    assert_output --partial "--stage=NAME"
+    assert_output --partial "Exit status:"
+}
+
+@test "unc stages lists the stages in order with a summary each" {
+    run -0 --separate-stderr "$UNC" stages
+    assert_line --index 0 --regexp '^user_pid +[a-z]'
+    assert_line --index 1 --regexp '^uts +[a-z]'
+    [ -z "$stderr" ]
+}
+
+@test "the command's own exit status is passed on" {
+    run -7 "$UNC" sh -c 'exit 7'
+    run -0 "$UNC" true
+    run -1 "$UNC" false
+}
+
+@test "a command killed by signal N exits 128+N" {
+    run -139 "$UNC" "$PYTHON" -c 'import ctypes; ctypes.string_at(0)'
+}
+
+@test "a signal sent to PID 1 from inside is discarded unless handled (exit 0)" {
+    run -0 "$UNC" sh -c 'kill -TERM $$'
+}
+
+@test "a missing command exits 127 with a unc: line" {
+    run -127 --separate-stderr "$UNC" no-such-command-xyz
+    [ -z "$output" ]
+    [ "$stderr" = "unc: no-such-command-xyz: command not found in PATH in the container" ]
+}
+
+@test "a missing command given by path exits 127" {
+    run -127 --separate-stderr "$UNC" /no/such/file
+    [[ "$stderr" == "unc: /no/such/file: command not found"* ]]
+}
+
+@test "a file that is not executable exits 126" {
+    run -126 --separate-stderr "$UNC" /etc/passwd
+    [ "$stderr" = "unc: /etc/passwd: cannot execute: Permission denied" ]
+}
+
+@test "a directory as command exits 126" {
+    run -126 --separate-stderr "$UNC" /
+    [[ "$stderr" == "unc: /: cannot execute:"* ]]
+}
+
+@test "an unknown stage is a usage error listing the valid stages (125)" {
+    run -125 --separate-stderr "$UNC" --stage=bogus true
+    [ -z "$output" ]
+    assert_equal "$(wc -l <<<"$stderr")" 1
+    [[ "$stderr" == "unc: unknown stage 'bogus'; valid stages: user_pid, uts"* ]]
+}
+
+@test "an unknown option exits 125 with one unc: line" {
+    run -125 --separate-stderr "$UNC" --no-such-option true
+    [ -z "$output" ]
+    assert_equal "$(wc -l <<<"$stderr")" 1
+    [[ "$stderr" == "unc: "*"--no-such-option"*"unc --help"* ]]
+}
+
+@test "an option missing its value exits 125" {
+    run -125 --separate-stderr "$UNC" --stage
+    [[ "$stderr" == "unc: --stage requires argument"* ]]
+}
+
+@test "an option of a stage that is not selected is refused (125)" {
+    run -125 --separate-stderr "$UNC" --stage=user_pid --hostname=box true
+    [ "$stderr" = "unc: --hostname needs --stage=uts or a later stage" ]
+}
+
+@test "options after the command belong to the command" {
+    run -0 "$UNC" sh -c 'echo "$0 $1"' --stage x
+    assert_output "--stage x"
+}
+
+@test "-- ends unc's options; a command named like a subcommand still runs" {
+    run -0 "$UNC" -- sh -c 'echo hi'
+    assert_output "hi"
+}
+
+@test "unc prints nothing on stdout itself" {
+    run -0 --separate-stderr "$UNC" --trace true
+    [ -z "$output" ]
+    [ -n "$stderr" ]
+}
+
+@test "the default command is \$SHELL, else /bin/sh" {
+    run -0 bash -c 'echo "echo \$0" | SHELL=/bin/sh "$UNC"'
+    assert_output "/bin/sh"
+    run -0 bash -c 'echo "echo \$0" | SHELL=/no/such/shell "$UNC"'
+    assert_output "/bin/sh"
+}
+
+@test "stdin, stdout and stderr are connected" {
+    run -0 --separate-stderr bash -c 'echo in | "$UNC" sh -c "cat; echo err >&2"'
+    assert_output "in"
+    [ "$stderr" = "err" ]
+}
+
+@test "arguments with odd bytes reach the command unchanged" {
+    arg=$'a b\tc\x01\xff*$(x)'
+    run -0 "$UNC" printf '%s' "$arg"
+    [ "$output" = "$arg" ]
+}
+
+@test "no Python traceback on an internal error path; --debug is accepted" {
+    run -125 --separate-stderr "$UNC" --debug --stage=bogus true
+    [[ "$stderr" != *Traceback* ]]
+}
+
+@test "the environment inside has no trace of the frozen runtime" {
+    run -0 env -u LD_LIBRARY_PATH "$UNC" env
+    refute_output --partial "LD_LIBRARY_PATH"
+    refute_output --partial "_PYI"
+    refute_output --partial "_MEI"
+}
+
+@test "the caller's LD_LIBRARY_PATH reaches the command unchanged" {
+    run -0 env LD_LIBRARY_PATH=/caller/lib "$UNC" sh -c 'echo "$LD_LIBRARY_PATH"'
+    assert_output "/caller/lib"
+}
+
+@test "python3 unc.py behaves like the binary" {
+    run -0 "$PYTHON" "$UNC_SRC/unc.py" sh -c 'echo $$; id -u'
+    assert_output $'1\n0'
+    run -127 "$PYTHON" "$UNC_SRC/unc.py" no-such-command-xyz
+    run -125 "$PYTHON" "$UNC_SRC/unc.py" --stage=bogus true
+}

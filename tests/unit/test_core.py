@@ -1,0 +1,113 @@
+"""Units of the core: CLI parsing, stage composition, exit statuses, env."""
+
+import os
+
+import pytest
+
+import unc
+from stages import ORDER, Fail
+
+
+def test_usage_text_is_a_constant_not_the_docstring():
+    # python -OO strips docstrings; the parser must not depend on one.
+    assert "Usage:" in unc.USAGE
+    assert "Usage:" not in (unc.__doc__ or "")
+
+
+@pytest.mark.parametrize("argv, command", [
+    (["sh", "-c", "echo $$"], ["sh", "-c", "echo $$"]),
+    (["--trace", "ls", "--trace"], ["ls", "--trace"]),
+    (["--", "stages"], ["stages"]),
+    (["--", "-x"], ["-x"]),
+])
+def test_everything_after_the_command_belongs_to_it(argv, command):
+    assert unc.parse(argv)["argv"] == command
+
+
+def test_no_command_means_the_default_shell():
+    assert "argv" not in unc.parse(["--trace"])
+
+
+def test_repeatable_options_collect_in_order():
+    opts = unc.parse(["-v", "/a:/b", "--volume=/c:/d:ro", "--tmpfs=/t", "--tmpfs", "/u", "true"])
+    assert opts["--volume"] == ["/a:/b", "/c:/d:ro"]
+    assert opts["--tmpfs"] == ["/t", "/u"]
+
+
+def test_stages_subcommand():
+    assert unc.parse(["stages"])["stages"] is True
+
+
+@pytest.mark.parametrize("argv", [["--bogus"], ["--stage"], ["-v"]])
+def test_usage_errors_are_failures_with_status_125(argv):
+    with pytest.raises(Fail) as e:
+        unc.parse(argv)
+    assert e.value.status == 125
+    assert "unc --help" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_stages_are_cumulative_in_order():
+    for i, name in enumerate(ORDER):
+        assert [s.NAME for s in unc.select_stages(name)] == ORDER[:i + 1]
+
+
+def test_default_stage_is_the_last():
+    assert [s.NAME for s in unc.select_stages(None)] == ORDER
+
+
+def test_unknown_stage_lists_the_valid_ones():
+    with pytest.raises(Fail) as e:
+        unc.select_stages("bogus")
+    assert ", ".join(ORDER) in str(e.value)
+
+
+def test_every_stage_declares_name_summary_and_teaching_docstring():
+    for stage in unc.all_stages():
+        assert stage.NAME in ORDER
+        assert stage.SUMMARY and "\n" not in stage.SUMMARY
+        assert len(stage.__doc__) > 500, f"{stage.NAME} must teach its step"
+
+
+def test_stage_options_need_their_stage():
+    opts = unc.parse(["--stage=user_pid", "--hostname=x", "true"])
+    with pytest.raises(Fail, match="--hostname needs --stage=uts"):
+        unc.check_stage_options(opts, unc.select_stages("user_pid"))
+    unc.check_stage_options(opts, unc.select_stages("uts"))
+
+
+@pytest.mark.parametrize("status, code", [
+    (0, 0), (7 << 8, 7), (255 << 8, 255), (9, 137), (15, 143), (11, 139), (2, 130),
+])
+def test_wait_status_maps_to_shell_status(status, code):
+    assert unc.exit_status(status) == code
+
+
+def test_container_env_restores_ld_library_path():
+    env = {"LD_LIBRARY_PATH": "/tmp/_MEI1:/caller", "LD_LIBRARY_PATH_ORIG": "/caller",
+           "_PYI_APPLICATION_HOME_DIR": "/tmp/_MEI1", "_MEIPASS2": "x", "HOME": "/h"}
+    assert unc.container_env(env, frozen=True) == {"LD_LIBRARY_PATH": "/caller", "HOME": "/h"}
+
+
+def test_container_env_drops_the_launchers_path_when_caller_had_none():
+    env = {"LD_LIBRARY_PATH": "/tmp/_MEI1", "PATH": "/bin"}
+    assert unc.container_env(env, frozen=True) == {"PATH": "/bin"}
+
+
+def test_container_env_keeps_ld_library_path_unfrozen():
+    env = {"LD_LIBRARY_PATH": "/mine"}
+    assert unc.container_env(env, frozen=False) == env
+
+
+def test_container_env_does_not_change_the_input():
+    env = {"LD_LIBRARY_PATH_ORIG": "/x"}
+    unc.container_env(env, frozen=True)
+    assert env == {"LD_LIBRARY_PATH_ORIG": "/x"}
+
+
+def test_trace_writes_to_stderr_only_when_asked(capfd):
+    unc.Run({"--trace": True}, []).trace("unshare(CLONE_NEWUSER)")
+    unc.Run({"--trace": False}, []).trace("hidden")
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert err == "+ unshare(CLONE_NEWUSER)\n"

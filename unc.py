@@ -1,0 +1,508 @@
+#!/usr/bin/env python3
+"""unc: run a command in an unprivileged Linux container.
+
+This file is the command line and the core. The core knows how to start a
+container in general (unshare, fork PID 1, hand over, wait, pass the exit
+status on); what the container consists of is said by the stage modules in
+stages/, which the core runs in order. Read a stage module to learn what it
+adds; read this file to learn how the pieces meet.
+
+Processes, as the host sees them:
+
+    unc (this process, stays on the host; a child subreaper)
+     └─ unsharer: unshare(all namespaces), fork, exit
+         └─ PID 1 of the container: stage setup, then exec COMMAND
+            (re-parented to unc when the unsharer exits)
+
+unc stays outside every namespace so that it can write the id maps of the
+container from outside (as newuidmap does), start helpers such as slirp4netns
+on the host, forward signals, and clean up.
+"""
+
+import os
+import signal
+import sys
+
+if not getattr(sys, "frozen", False):
+    # `python3 -I unc.py` leaves the script's directory out of sys.path.
+    _here = os.path.dirname(os.path.realpath(__file__))
+    if _here not in sys.path:
+        sys.path.insert(0, _here)
+
+VERSION = "0.1.0"
+
+USAGE = """\
+unc - run a command in an unprivileged Linux container.
+
+Usage:
+  unc stages
+  unc [options] [-v SPEC]... [--tmpfs=DST]... [--] [COMMAND [ARG...]]
+  unc -h | --help
+  unc --version
+
+Runs COMMAND (default: $SHELL, else /bin/sh) as root and PID 1 of a new
+container, with your stdin, stdout and stderr. `unc stages` lists the stages.
+
+Options:
+  --stage=NAME         How far the container goes: user_pid, uts, mount, net
+                       (cumulative, in that order). Default: the last stage.
+  --hostname=NAME      Hostname inside [stage uts; default: unc].
+  --rootfs=DIR         Use DIR as the root filesystem [stage mount; default:
+                       the host's / read-only, with its own /proc, /dev, /tmp].
+  -v SPEC, --volume=SPEC
+                       Bind mount SRC:DST[:ro|:rw] (repeatable) [stage mount].
+  --tmpfs=DST          Mount an empty tmpfs on DST (repeatable) [stage mount].
+  --read-only          Make the root filesystem read-only [stage mount].
+  --bind-proc          Bind the host's /proc when a fresh procfs is refused
+                       [stage mount].
+  --init               Run a small init as PID 1 that reaps zombies and
+                       forwards signals; COMMAND then runs as PID 2.
+  --trace              Print each kernel-visible step to stderr.
+  --debug              Show Python tracebacks on internal errors.
+  -h, --help           Show this help.
+  --version            Show the version.
+
+Exit status: COMMAND's own; 128+N if it died from signal N; 125 if unc
+failed; 126 if COMMAND cannot be executed; 127 if it was not found.
+"""
+
+# Signals unc passes on to the container. The first group terminates a
+# process by default; WINCH and CONT do not.
+FORWARDED = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
+             signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM,
+             signal.SIGWINCH, signal.SIGCONT)
+HARMLESS = (signal.SIGWINCH, signal.SIGCONT, signal.SIGCHLD, signal.SIGURG)
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class Run:
+    """One container run: the options, the selected stages, and what the
+    stages record for each other (hostname, id maps, mount plan, ...)."""
+
+    def __init__(self, opts, stages):
+        self.opts = opts
+        self.stages = stages
+        self.names = [s.NAME for s in stages]
+        self.flags = 0
+        self.pid = None          # the container's PID 1, as the host sees it
+        self.tracing = bool(opts.get("--trace"))
+        self.debug = bool(opts.get("--debug"))
+        self.argv = opts.get("argv") or []
+        self.tty = False         # stdin is our controlling terminal, in the foreground
+
+    def trace(self, message):
+        if self.tracing:
+            os.write(2, b"+ " + message.encode(errors="surrogateescape") + b"\n")
+
+
+# ---------------------------------------------------------------- errors
+
+def die(message, status=125):
+    os.write(2, b"unc: " + message.encode(errors="backslashreplace") + b"\n")
+    sys.exit(status)
+
+
+def exit_status(wait_status):
+    """The shell's view of a wait status: the code, or 128+N for signal N."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    return 128 - code if code < 0 else code
+
+
+# ---------------------------------------------------------------- CLI
+
+def parse(argv):
+    """Parse the command line into a dict; raise Fail on a usage error."""
+    from docopt import DocoptExit, docopt
+    from stages import Fail
+    try:
+        opts = docopt(USAGE, argv, default_help=False, options_first=True)
+    except DocoptExit as e:
+        first = str(e).splitlines()[0] if str(e) else "bad usage"
+        if first.startswith("Warning: found unmatched"):
+            bad = [a for a in argv if a.startswith("-") and a != "--"]
+            first = f"unknown or repeated option among {' '.join(bad) or argv}"
+        raise Fail(f"{first}; see 'unc --help'")
+    opts = dict(opts)
+    if opts["COMMAND"] is not None:
+        opts["argv"] = [opts["COMMAND"]] + opts["ARG"]
+    return opts
+
+
+def select_stages(name):
+    """The modules of every stage up to and including `name`."""
+    from stages import ORDER, Fail
+    name = name or ORDER[-1]
+    if name not in ORDER:
+        raise Fail(f"unknown stage {name!r}; valid stages: {', '.join(ORDER)}")
+    chosen = ORDER[:ORDER.index(name) + 1]
+    return [__import__("stages." + n, fromlist=["NAME"]) for n in chosen]
+
+
+def all_stages():
+    from stages import ORDER
+    return [__import__("stages." + n, fromlist=["NAME"]) for n in ORDER]
+
+
+def check_stage_options(opts, stages):
+    """An option of a stage that is not selected would silently do nothing."""
+    from stages import Fail
+    chosen = {s.NAME for s in stages}
+    for stage in all_stages():
+        for option in getattr(stage, "OPTIONS", ()):
+            if opts.get(option) not in (None, False, []) and stage.NAME not in chosen:
+                raise Fail(f"{option} needs --stage={stage.NAME} or a later stage")
+
+
+# ---------------------------------------------------------------- the core
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    from stages import Fail
+    debug = "--debug" in argv
+    try:
+        opts = parse(argv)
+        if opts["--help"]:
+            sys.stdout.write(USAGE)
+            return 0
+        if opts["--version"]:
+            sys.stdout.write(f"unc {VERSION}\n")
+            return 0
+        if opts["stages"]:
+            for stage in all_stages():
+                sys.stdout.write(f"{stage.NAME:<10}{stage.SUMMARY}\n")
+            return 0
+        stages = select_stages(opts["--stage"])
+        check_stage_options(opts, stages)
+        run = Run(opts, stages)
+        for stage in stages:
+            run.flags |= getattr(stage, "CLONE_FLAGS", 0)
+        for stage in stages:
+            if hasattr(stage, "prepare"):
+                stage.prepare(run)
+        return start(run)
+    except Fail as e:
+        die(str(e), e.status)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        die(f"internal error: {e.__class__.__name__}: {e}; rerun with --debug "
+            "and report it")
+
+
+def start(run):
+    """Start the container, hand it over, wait for it; return unc's exit status."""
+    import kernel
+    from stages import Fail
+
+    report_r, report_w = os.pipe()   # unsharer and PID 1 -> unc
+    go_r, go_w = os.pipe()           # unc -> PID 1: "the host side is ready"
+    try:
+        run.tty = os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        run.tty = False
+
+    # Orphans of our own subtree come to us instead of the host's init: the
+    # container's PID 1 does, once the unsharer has exited.
+    kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    unsharer = os.fork()
+    if unsharer == 0:
+        os.close(report_r)
+        os.close(go_w)
+        _unsharer(run, report_w, go_r)
+
+    os.close(report_w)
+    os.close(go_r)
+    reader = _Reader(report_r)
+    message = reader.line()
+    os.waitpid(unsharer, 0)
+    if not message.startswith("pid "):
+        status, _, text = message.partition(" ")
+        raise Fail(text or "the unsharer died", int(status or 125))
+    run.pid = int(message.split()[1])
+
+    installed = _forward_signals(run)
+    done = []
+    try:
+        for stage in run.stages:
+            done.append(stage)
+            if hasattr(stage, "host_setup"):
+                stage.host_setup(run)
+        os.write(go_w, b"g")
+        problem = reader.rest()
+        status = _wait(run)
+    except BaseException:
+        _kill(run.pid)
+        os.waitpid(run.pid, 0)
+        raise
+    finally:
+        _restore_terminal(run)
+        for stage in reversed(done):
+            if hasattr(stage, "cleanup"):
+                stage.cleanup(run)
+        for signum, handler in installed:
+            signal.signal(signum, handler)
+    if problem:
+        code, _, text = problem.partition(" ")
+        raise Fail(text, int(code))
+    return status
+
+
+class _Reader:
+    """Lines from the report pipe: '<status> <message>' or 'pid N'."""
+
+    def __init__(self, fd):
+        self.fd, self.buf = fd, b""
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = os.read(self.fd, 4096)
+            if not chunk:
+                break
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def rest(self):
+        """The first line written before every writer closed (exec succeeded)."""
+        text = self.line()
+        os.close(self.fd)
+        return text
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _wait(run):
+    while True:
+        pid, status = os.waitpid(run.pid, 0)
+        if pid == run.pid:
+            if run.killed_by:
+                return 128 + run.killed_by
+            return exit_status(status)
+
+
+def _forward_signals(run):
+    """Pass the signals unc gets on to the container's PID 1.
+
+    The kernel drops a signal sent to a namespace's PID 1 unless PID 1 has a
+    handler for it (SIGKILL and SIGSTOP aside). A plain command as PID 1
+    rarely installs one, so `kill -TERM unc` would do nothing. Where PID 1
+    neither handles nor ignores a signal that would terminate an ordinary
+    process, unc ends the container with SIGKILL and reports the status the
+    command would have had: 128+N.
+    """
+    run.killed_by = 0
+
+    def forward(signum, frame):
+        if signum not in HARMLESS and not _handles(run.pid, signum):
+            run.killed_by = signum
+            _kill(run.pid)
+            return
+        try:
+            os.kill(run.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    return [(s, signal.signal(s, forward)) for s in FORWARDED]
+
+
+def _handles(pid, signum):
+    """Whether `pid` catches or ignores `signum`, from /proc/PID/status."""
+    bit = 1 << (signum - 1)
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(("SigCgt:", "SigIgn:")) and int(line.split()[1], 16) & bit:
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def _restore_terminal(run):
+    if run.tty:
+        # A background process that changes the terminal gets SIGTTOU.
+        old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        try:
+            os.tcsetpgrp(0, os.getpgrp())
+        except OSError:
+            pass
+        signal.signal(signal.SIGTTOU, old)
+
+
+# ------------------------------------------------- inside: the unsharer
+
+def _unsharer(run, report_w, go_r):
+    """Create every namespace in one unshare(2), fork PID 1, report, exit."""
+    import kernel
+    from stages import user_pid
+    try:
+        # Dies with unc; nothing setuid runs in this process afterwards.
+        kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
+        run.trace(f"unshare({kernel.flag_names(run.flags, kernel.CLONE_NAMES)})")
+        try:
+            kernel.unshare(run.flags)
+        except OSError as e:
+            _report(report_w, 125, "cannot create the container's namespaces: "
+                    + user_pid.why_unshare_failed(e))
+            os._exit(125)
+        pid = os.fork()
+        if pid == 0:
+            _pid1(run, report_w, go_r)
+        run.trace(f"fork -> pid 1 in the new pid namespace (host pid {pid})")
+        os.write(report_w, f"pid {pid}\n".encode())
+        os._exit(0)
+    except BaseException as e:
+        _report(report_w, 125, f"unsharer failed: {e}")
+        os._exit(125)
+
+
+def _report(fd, status, message):
+    line = f"{status} {message}".replace("\n", " ") + "\n"
+    os.write(fd, line.encode(errors="backslashreplace"))
+
+
+# ------------------------------------------------- inside: PID 1
+
+def _pid1(run, report_w, go_r):
+    from stages import Fail
+    try:
+        _default_signals()
+        if os.read(go_r, 1) != b"g":
+            os._exit(125)                       # unc gave up before the start
+        _die_with_unc(go_r)
+        for stage in run.stages:
+            if hasattr(stage, "container_setup"):
+                stage.container_setup(run)
+        env = container_env(os.environ, getattr(sys, "frozen", False))
+        argv = run.argv or [env.get("SHELL") or "/bin/sh"]
+        if run.opts.get("--init"):
+            import pid1
+            pid1.init(run, argv, env, report_w)
+        if run.tty:
+            take_terminal()
+        execute(run, argv, env, report_w, shell_fallback=not run.argv)
+    except Fail as e:
+        _report(report_w, e.status, str(e))
+        os._exit(e.status)
+    except OSError as e:
+        _report(report_w, 125, f"container setup failed: {e}")
+        os._exit(125)
+    except BaseException as e:
+        if run.debug:
+            import traceback
+            traceback.print_exc()
+        _report(report_w, 125, f"internal error in the container: "
+                f"{e.__class__.__name__}: {e}; rerun with --debug and report it")
+        os._exit(125)
+
+
+def _default_signals():
+    """Give the command the signal dispositions a fresh process has.
+
+    Python ignores SIGPIPE and SIGXFSZ, and ignored signals stay ignored
+    across execve(2); unc's own handlers are reset by execve anyway.
+    """
+    for signum in range(1, signal.NSIG):
+        if signum in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass                                   # 32, 33: glibc's own
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _die_with_unc(go_r):
+    """Die when unc dies: a parent-death signal, set once unc is the parent.
+
+    Until the unsharer exited it was our parent, and its exit would have
+    fired the signal. Setting it races with unc's own death, so look once
+    more: unc holds the other end of go_r while it lives.
+    """
+    import kernel
+    kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.set_blocking(go_r, False)
+    try:
+        if os.read(go_r, 1) == b"":
+            os._exit(125)
+    except BlockingIOError:
+        pass
+    os.close(go_r)
+
+
+def take_terminal():
+    """Make our process group the terminal's foreground group, so that the
+    keyboard's ^C and ^Z reach the container and not unc."""
+    os.setpgid(0, 0)
+    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.tcsetpgrp(0, os.getpgrp())
+    finally:
+        signal.signal(signal.SIGTTOU, old)
+
+
+def container_env(environ, frozen):
+    """The caller's environment without what the frozen runtime added.
+
+    PyInstaller's launcher prepends its unpack directory to LD_LIBRARY_PATH
+    (keeping the caller's value in LD_LIBRARY_PATH_ORIG) and sets _PYI_* and
+    _MEI* variables for itself; programs in the container must not see them.
+    """
+    env = dict(environ)
+    original = env.pop("LD_LIBRARY_PATH_ORIG", None)
+    if original is not None:
+        env["LD_LIBRARY_PATH"] = original
+    elif frozen:
+        env.pop("LD_LIBRARY_PATH", None)
+    for name in list(env):
+        if name.startswith(("_PYI_", "_MEI")):
+            del env[name]
+    return env
+
+
+def execute(run, argv, env, report_w, shell_fallback=False):
+    """execve COMMAND as execvp(3) would, and report why it failed.
+
+    Status 127 when no candidate exists, 126 when one exists but cannot be
+    executed (EACCES, ENOEXEC, ...), like a shell.
+    """
+    command = argv[0]
+    if "/" in command:
+        candidates = [command]
+    else:
+        candidates = [os.path.join(d or ".", command)
+                      for d in env.get("PATH", DEFAULT_PATH).split(":")]
+    if shell_fallback and command != "/bin/sh":
+        candidates.append("/bin/sh")
+    found = None
+    for path in candidates:
+        try:
+            os.stat(path)
+        except OSError:
+            continue                                # not there, or not visible
+        run.trace(f"execve {path}")
+        try:
+            os.execve(path, [command if path != "/bin/sh" or not shell_fallback
+                             else path] + argv[1:], env)
+        except OSError as e:
+            found = found or e
+    if found is None:
+        where = "" if "/" in command else " in PATH"
+        _report(report_w, 127, f"{command}: command not found{where} in the container")
+        os._exit(127)
+    _report(report_w, 126, f"{command}: cannot execute: {found.strerror}")
+    os._exit(126)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
