@@ -71,8 +71,21 @@ PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 
-# Syscall numbers glibc 2.36 has no wrapper for: pivot_root.
-_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+# <linux/mount.h>, newer mount API (Linux 5.12+)
+MOUNT_ATTR_RDONLY = 0x00000001
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+
+# <linux/openat2.h> (Linux 5.6+)
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_IN_ROOT = 0x10
+
+# Syscalls glibc 2.36 has no wrapper for. x86_64 and aarch64 share the
+# numbers of calls added after the tables were unified (openat2 onwards).
+_SYS = {
+    "x86_64": {"pivot_root": 155, "openat2": 437, "mount_setattr": 442},
+    "aarch64": {"pivot_root": 41, "openat2": 437, "mount_setattr": 442},
+}[os.uname().machine]
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
@@ -117,9 +130,43 @@ def umount2(target, flags):
 
 
 def pivot_root(new_root, put_old):
-    number = _SYS_PIVOT_ROOT[os.uname().machine]
-    _check(_libc.syscall(ctypes.c_long(number), ctypes.c_char_p(_b(new_root)),
+    _check(_libc.syscall(ctypes.c_long(_SYS["pivot_root"]), ctypes.c_char_p(_b(new_root)),
                          ctypes.c_char_p(_b(put_old))), "pivot_root", new_root)
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+def mount_setattr(dirfd, path, flags, attr_set, attr_clr=0):
+    attr = _MountAttr(attr_set, attr_clr, 0, 0)
+    _check(_libc.syscall(ctypes.c_long(_SYS["mount_setattr"]), ctypes.c_int(dirfd),
+                         ctypes.c_char_p(_b(path)), ctypes.c_uint(flags),
+                         ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr))),
+           "mount_setattr", path)
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
+                ("resolve", ctypes.c_uint64)]
+
+
+def openat2(dirfd, path, flags, resolve, mode=0):
+    how = _OpenHow(flags, mode, resolve)
+    return _check(_libc.syscall(ctypes.c_long(_SYS["openat2"]), ctypes.c_int(dirfd),
+                                ctypes.c_char_p(_b(path)), ctypes.byref(how),
+                                ctypes.c_size_t(ctypes.sizeof(how))), "openat2", path)
+
+
+def locked_flags(path):
+    """The MS_ flags of the mount holding `path` that a remount must restate.
+
+    In a user namespace, a mount inherited from a more privileged namespace
+    keeps these flags locked: a remount that omits one fails with EPERM.
+    """
+    f_flag = os.statvfs(path).f_flag
+    return sum(ms for st, ms in ST_LOCKED if f_flag & st)
 
 
 def prctl(option, arg2=0, arg3=0, arg4=0, arg5=0):

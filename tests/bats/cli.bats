@@ -61,7 +61,7 @@ load helpers
     run -125 --separate-stderr "$UNC" --stage=bogus true
     [ -z "$output" ]
     assert_equal "$(wc -l <<<"$stderr")" 1
-    [[ "$stderr" == "unc: unknown stage 'bogus'; valid stages: user_pid, uts"* ]]
+    [[ "$stderr" == "unc: unknown stage 'bogus'; valid stages: user_pid, uts, mount"* ]]
 }
 
 @test "an unknown option exits 125 with one unc: line" {
