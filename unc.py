@@ -376,6 +376,8 @@ def _report(fd, status, message):
 def _pid1(run, report_w, go_r):
     from stages import Fail
     try:
+        if run.debug:
+            import traceback  # noqa: F401  (no import works after pivot_root)
         _default_signals()
         if os.read(go_r, 1) != b"g":
             os._exit(125)                       # unc gave up before the start

@@ -246,3 +246,24 @@ teardown() { teardown_scratch; }
     run -0 "$UNC" --stage=user_pid sh -c "touch '$SCRATCH/w' && echo writable"
     assert_output "writable"
 }
+
+@test "a refused fresh /proc is explained (125); --bind-proc binds the host's instead" {
+    # Cover part of /proc in an outer mount namespace: the kernel then refuses
+    # a fresh procfs (mount_too_revealing), as inside many other containers.
+    run -125 --separate-stderr unshare -Urm sh -c \
+        'mount -t tmpfs tmpfs /proc/sys && exec "$0" --rootfs "$1" true' "$UNC" "$ROOTFS"
+    [[ "$stderr" == "unc: cannot mount a fresh /proc: the kernel refuses it because parts of the host's /proc are covered"*"--bind-proc"* ]]
+    run -0 unshare -Urm sh -c \
+        'mount -t tmpfs tmpfs /proc/sys && exec "$0" --bind-proc --rootfs "$1" sh -c "ls /proc | grep -c ^[0-9]"' \
+        "$UNC" "$ROOTFS"
+    [ "$output" -gt 3 ]
+}
+
+@test "the IPC namespace is the container's own" {
+    host_ipc=$(readlink /proc/self/ns/ipc)
+    run -0 "$UNC" --rootfs "$ROOTFS" readlink /proc/self/ns/ipc
+    assert_output --regexp '^ipc:\[[0-9]+\]$'
+    refute_output "$host_ipc"
+    run -0 "$UNC" --stage=uts readlink /proc/self/ns/ipc
+    assert_output "$host_ipc"
+}
