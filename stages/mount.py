@@ -172,8 +172,8 @@ class Op:
     def explain(self, err):
         if err.errno in (13, 30) and getattr(self, "dest", None):      # EACCES, EROFS
             return (f"cannot create the mount point {self.dest} in the container: "
-                    f"{err.strerror}; without --rootfs the host's / is read-only, so "
-                    "mount onto a path that exists on the host, or use --rootfs")
+                    f"{err.strerror}; create it in the root filesystem first (without "
+                    "--rootfs the host's / is read-only: mount onto an existing path)")
         return f"{self.describe()} failed: {err.strerror}"
 
     def __repr__(self):

@@ -224,7 +224,7 @@ teardown() { teardown_scratch; }
 
 @test "-v without --rootfs to a missing path explains the read-only root (125)" {
     run -125 --separate-stderr "$UNC" -v "$SCRATCH:/no-such-dir-$BATS_TEST_NUMBER" true
-    [[ "$stderr" == "unc: cannot create the mount point /no-such-dir-$BATS_TEST_NUMBER in the container: Read-only file system;"* ]]
+    [[ "$stderr" == "unc: cannot create the mount point /no-such-dir-$BATS_TEST_NUMBER in the container: Read-only file system; create it"*"read-only"* ]]
 }
 
 @test "--trace shows every mount, the pivot_root and the detach of the old root" {
