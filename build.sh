@@ -3,7 +3,7 @@
 #
 #   ./build.sh          build the one-file binary dist/unc
 #   ./build.sh test     install what the tests need, build, run the whole suite
-#   ./build.sh bench    build, then run the benchmark in bench/
+#   ./build.sh bench    install what the bench needs, build, run bench/run
 #
 # Debian packages that are missing are installed with apt-get (as root, or
 # through sudo). Python packages go into .venv/, pinned in requirements*.txt.
@@ -14,6 +14,8 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 BUILD_DEBS=(python3 python3-venv binutils)
 TEST_DEBS=(bats bats-support bats-assert busybox-static uidmap procps psmisc
            util-linux iproute2 python3 slirp4netns passt curl)
+BENCH_DEBS=(hyperfine bubblewrap crun runc uidmap busybox-static util-linux
+            python3-venv)
 
 say() { printf 'build.sh: %s\n' "$*" >&2; }
 
@@ -63,6 +65,7 @@ case "${1:-build}" in
         build
         exec tests/run ;;
     bench)
+        need_debs "${BENCH_DEBS[@]}"
         build
         exec bench/run ;;
     *) say "usage: ./build.sh [build|test|bench]"; exit 2 ;;

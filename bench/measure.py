@@ -1,0 +1,439 @@
+#!/usr/bin/env python3
+"""Measure unc and its peers side by side and write the figures as JSON.
+
+Run by bench/run as the unprivileged user, with the system python3 and the
+standard library only. WORK holds what bench/run prepared: `unc` (the frozen
+binary), `src/` (the sources plus docopt, byte-compiled), `rootfs/` (the
+busybox root every tool starts /bin/true in); the directory of OUT.json,
+writable by the user, also takes the OCI bundles and crun's and runc's
+state. Nothing here judges a figure:
+bench/report.py turns the JSON into bench/results.md and the chart.
+
+    measure.py WORK OUT.json [--quick]
+"""
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+STAGES = ["user_pid", "uts", "mount", "net"]
+HYPERFINE = shutil.which("hyperfine")
+
+
+def log(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------ the tools
+
+class Tool:
+    """A launcher and the command line it needs for each stage.
+
+    `commands[stage]` is an argv list that starts /bin/true; "{cmd}" in it is
+    replaced by the payload (true, or sleep for the memory figure) and "{id}"
+    by a container name unique within one batch (crun and runc need one).
+    """
+
+    def __init__(self, name, commands, binary=None, note=None, sleeping=None):
+        self.name = name
+        self.commands = commands
+        self.binary = binary
+        self.note = note
+        self.sleeping = sleeping or {}   # OCI tools: the payload is in the bundle
+
+    def argv(self, stage, payload=("/bin/true",), ident="b"):
+        out = []
+        command = self.commands[stage]
+        if payload[0] != "/bin/true" and stage in self.sleeping:
+            command = self.sleeping[stage]
+        for arg in command:
+            if arg == "{cmd}":
+                out.extend(payload)
+            else:
+                out.append(arg.replace("{id}", ident))
+        return out
+
+
+def oci_bundle(work, name, rootfs, net, args=("/bin/true",)):
+    """An OCI bundle around `rootfs` that does what unc's mount stage does:
+    user, PID, UTS, IPC and mount namespaces (plus a network namespace for
+    the net stage), hostname unc, /proc, a tmpfs /dev with devpts and shm,
+    /sys read-only. No masked or read-only /proc paths, no cgroup mount:
+    unc does neither, so the peers are not charged for them."""
+    bundle = os.path.join(work, name)
+    os.makedirs(bundle, exist_ok=True)
+    namespaces = ["pid", "ipc", "uts", "mount", "user"] + (["network"] if net else [])
+    caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    config = {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": False,
+            "user": {"uid": 0, "gid": 0},
+            "args": list(args),
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "cwd": "/",
+            "capabilities": {k: caps for k in ("bounding", "effective", "permitted", "ambient")},
+            "noNewPrivileges": True,
+        },
+        "root": {"path": rootfs, "readonly": False},
+        "hostname": "unc",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/sys", "type": "none", "source": "/sys",
+             "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]},
+        ],
+        "linux": {
+            "uidMappings": [{"containerID": 0, "hostID": os.getuid(), "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": os.getgid(), "size": 1}],
+            "namespaces": [{"type": t} for t in namespaces],
+        },
+    }
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    return bundle
+
+
+def unc_stages(argv):
+    """The stages a unc build has, from `unc stages`."""
+    try:
+        out = subprocess.run(argv + ["stages"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
+
+
+def make_tools(work, scratch, notes):
+    rootfs = os.path.join(work, "rootfs")
+    state = os.path.join(scratch, "oci-state")
+    os.makedirs(state, exist_ok=True)
+    src = os.path.join(work, "src", "unc.py")
+    py = shutil.which("python3")
+
+    def unc_commands(prefix, label):
+        have = unc_stages(prefix)
+        commands = {}
+        for stage in STAGES:
+            if stage not in have:
+                notes.append(f"{label}: no stage `{stage}` in this build "
+                             f"(it has: {', '.join(have) or 'none'}); skipped")
+                continue
+            extra = {"mount": ["--rootfs", rootfs],
+                     "net": ["--rootfs", rootfs, "--net=none"]}.get(stage, [])
+            commands[stage] = prefix + [f"--stage={stage}"] + extra + ["{cmd}"]
+        return commands
+
+    tools = [
+        Tool("unc", unc_commands([os.path.join(work, "unc")], "dist/unc"),
+             binary=os.path.join(work, "unc")),
+        Tool("python3 unc.py", unc_commands([py, src], "python3 unc.py")),
+        Tool("python3 -S -I unc.py", unc_commands([py, "-S", "-I", src], "python3 -S -I unc.py")),
+    ]
+
+    unshare = shutil.which("unshare")
+    if unshare:
+        chroot = ["--root", rootfs, "--mount-proc"]
+        tools.append(Tool("unshare", {
+            "user_pid": [unshare, "-Urpf", "{cmd}"],
+            "uts": [unshare, "-Urpfu", "{cmd}"],
+            "mount": [unshare, "-Urpfumi"] + chroot + ["{cmd}"],
+            "net": [unshare, "-Urpfumin"] + chroot + ["{cmd}"],
+        }, binary=unshare, note="mount/net: chroot and a fresh /proc only (no /dev, no pivot_root)"))
+    else:
+        notes.append("unshare (util-linux) not found; skipped")
+
+    bwrap = shutil.which("bwrap")
+    if bwrap:
+        base = [bwrap, "--unshare-user", "--unshare-pid"]
+        uts = ["--unshare-uts", "--hostname", "unc"]
+        root = ["--unshare-ipc", "--bind", rootfs, "/", "--proc", "/proc",
+                "--dev", "/dev", "--ro-bind", "/sys", "/sys"]
+        tools.append(Tool("bwrap", {
+            "user_pid": base + ["--bind", "/", "/", "{cmd}"],
+            "uts": base + uts + ["--bind", "/", "/", "{cmd}"],
+            "mount": base + uts + root + ["{cmd}"],
+            "net": base + uts + ["--unshare-net"] + root + ["{cmd}"],
+        }, binary=bwrap))
+    else:
+        notes.append("bwrap (bubblewrap) not found; skipped")
+
+    bundles = {"mount": oci_bundle(scratch, "bundle", rootfs, net=False),
+               "net": oci_bundle(scratch, "bundle-net", rootfs, net=True)}
+    sleeping = {"mount": oci_bundle(scratch, "bundle-sleep", rootfs, net=False,
+                                    args=("/bin/sleep", "30"))}
+    for name in ("crun", "runc"):
+        path = shutil.which(name)
+        if not path:
+            notes.append(f"{name} not found; skipped")
+            continue
+
+        def run(bundles):
+            return {stage: [path, "--root", state, "run", "-b", bundle, f"{name}-{{id}}"]
+                    for stage, bundle in bundles.items()}
+        tool = Tool(name, run(bundles), binary=path, sleeping=run(sleeping),
+                    note="OCI bundle; always a full container")
+        try:
+            probe = subprocess.run(tool.argv("mount", ident="probe"), capture_output=True,
+                                   text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            notes.append(f"{name} hung on a probe run; skipped")
+            continue
+        if probe.returncode != 0:
+            why = (probe.stderr.strip().splitlines() or ["no message"])[-1]
+            notes.append(f"{name} cannot start a rootless container here ({why}); skipped")
+            continue
+        tools.append(tool)
+    return tools
+
+
+# ------------------------------------------------------------ latency
+
+def latency(tools, out_dir, runs, rounds, warmup):
+    """Median/min/max wall time of each tool per stage, with hyperfine.
+
+    The commands take turns in `rounds` rounds of runs/rounds runs each, so a
+    burst of load from another process on the machine is spread over all
+    tools instead of landing on one."""
+    per_round = max(1, runs // rounds)
+    jobs = [(stage, tool) for stage in STAGES for tool in tools if stage in tool.commands]
+    times = {(stage, tool.name): [] for stage, tool in jobs}
+    failed = {}
+    for r in range(rounds):
+        log(f"latency round {r + 1}/{rounds} ({len(jobs)} commands x {per_round} runs)")
+        for stage, tool in jobs:
+            key = (stage, tool.name)
+            if key in failed:
+                continue
+            path = os.path.join(out_dir, "hf.json")
+            argv = [HYPERFINE, "-N", "--style", "none", "--warmup", str(warmup),
+                    "--runs", str(per_round), "--export-json", path,
+                    shlex.join(tool.argv(stage, ident="lat"))]
+            res = subprocess.run(argv, capture_output=True, text=True)
+            if res.returncode != 0:
+                failed[key] = (res.stderr.strip().splitlines() or ["?"])[-1]
+                continue
+            with open(path) as f:
+                times[key].extend(json.load(f)["results"][0]["times"])
+    result = {}
+    for (stage, name), values in times.items():
+        entry = {"command": shlex.join(
+            next(t for t in tools if t.name == name).argv(stage, ident="lat"))}
+        if (stage, name) in failed:
+            entry["error"] = failed[(stage, name)]
+        elif values:
+            ms = [v * 1000 for v in values]
+            entry.update(runs=len(ms), median=statistics.median(ms), min=min(ms),
+                         max=max(ms), mean=statistics.fmean(ms))
+        result.setdefault(stage, {})[name] = entry
+    return result
+
+
+# ------------------------------------------------------------ throughput
+
+def _spawn(argv):
+    return os.posix_spawn(argv[0], argv, os.environ,
+                          file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+
+
+def in_a_row(tool, stage, count):
+    start = time.perf_counter()
+    for i in range(count):
+        _, status = os.waitpid(_spawn(tool.argv(stage, ident=f"s{i}")), 0)
+        if status != 0:
+            raise RuntimeError(f"exit status {os.waitstatus_to_exitcode(status)}")
+    return count / (time.perf_counter() - start)
+
+
+def at_once(tool, stage, count):
+    start = time.perf_counter()
+    pids = [_spawn(tool.argv(stage, ident=f"p{i}")) for i in range(count)]
+    bad = 0
+    for pid in pids:
+        _, status = os.waitpid(pid, 0)
+        bad += status != 0
+    if bad:
+        raise RuntimeError(f"{bad} of {count} failed")
+    return count / (time.perf_counter() - start)
+
+
+def stage_for(tool, stage):
+    """`stage`, or for crun and runc (full containers only) their mount."""
+    if stage in tool.commands:
+        return stage
+    return "mount" if "mount" in tool.commands else None
+
+
+def throughput(tools, main_stage, row, together, repeats):
+    result = {}
+    for tool in tools:
+        stage = stage_for(tool, main_stage)
+        if stage is None or tool.name == "python3 unc.py":
+            continue
+        log(f"throughput: {tool.name}")
+        entry = {"stage": stage}
+        try:
+            in_a_row(tool, stage, 5)                          # warm-up
+            entry["in_a_row"] = statistics.median(
+                in_a_row(tool, stage, row) for _ in range(repeats))
+            entry["at_once"] = statistics.median(
+                at_once(tool, stage, together) for _ in range(repeats))
+        except RuntimeError as e:
+            entry["error"] = str(e)
+        result[tool.name] = entry
+    return result
+
+
+# ------------------------------------------------------------ memory
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def _comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _pss_kib(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    raise OSError(f"no Pss in /proc/{pid}/smaps_rollup")
+
+
+def resident(tool, stage):
+    """PSS of the launcher's own host-side processes while the container
+    runs `sleep`: every process of the tree started by the tool, minus the
+    sleep (which is the container's, not the launcher's)."""
+    # The sleep is killed at the end: launchers may complain about that.
+    proc = subprocess.Popen(tool.argv(stage, payload=("/bin/sleep", "30"), ident="mem"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    payload = None
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            own, payload, stack = [], None, [proc.pid]
+            while stack:
+                pid = stack.pop()
+                if _comm(pid) == "sleep":
+                    payload = pid
+                    continue
+                own.append(pid)
+                stack.extend(_children(pid))
+            if payload:
+                break
+            time.sleep(0.005)
+        else:
+            raise RuntimeError("the container's sleep never started")
+        time.sleep(0.3)                       # let start-up garbage settle
+        return sum(_pss_kib(pid) for pid in own), [_comm(p) for p in own]
+    finally:
+        if payload:
+            os.kill(payload, signal.SIGKILL)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def memory(tools, main_stage, repeats):
+    result = {}
+    for tool in tools:
+        stage = stage_for(tool, main_stage)
+        if stage is None:
+            continue
+        log(f"memory: {tool.name}")
+        try:
+            samples = [resident(tool, stage) for _ in range(repeats)]
+        except (RuntimeError, OSError) as e:
+            result[tool.name] = {"stage": stage, "error": str(e)}
+            continue
+        result[tool.name] = {"stage": stage,
+                             "pss_kib": statistics.median(s[0] for s in samples),
+                             "processes": samples[0][1]}
+    return result
+
+
+# ------------------------------------------------------------ the run
+
+def version(argv):
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def main():
+    work, out = sys.argv[1], sys.argv[2]
+    quick = "--quick" in sys.argv
+    runs, rounds, warmup = (10, 2, 1) if quick else (60, 5, 3)
+    row, together, repeats = (40, 10, 1) if quick else (200, 50, 3)
+    started = time.time()
+    notes = []
+    if not HYPERFINE:
+        sys.exit("bench: hyperfine is missing (apt-get install hyperfine)")
+    tools = make_tools(work, os.path.dirname(out), notes)
+    main_stage = next((s for s in ("mount", "net", "uts", "user_pid")
+                       if s in tools[0].commands), None)
+    if main_stage != "mount":
+        notes.append(f"throughput and memory use stage {main_stage}: "
+                     "dist/unc has no mount stage yet")
+    with open("/proc/loadavg") as f:
+        load_before = f.read().split()[:3]
+    result = {
+        "meta": {
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+            "kernel": os.uname().release,
+            "cpus": os.cpu_count(),
+            "user": f"uid {os.getuid()}",
+            "load_before": load_before,
+            "quick": quick,
+            "runs": runs, "rounds": rounds, "warmup_per_round": warmup,
+            "in_a_row": row, "at_once": together, "repeats": repeats,
+            "versions": {
+                "unc": version([os.path.join(work, "unc"), "--version"]),
+                "python3": version(["python3", "--version"]),
+                "hyperfine": version([HYPERFINE, "--version"]),
+                **{t.name: version([t.binary, "--version"]) for t in tools
+                   if t.binary and t.name != "unc"},
+            },
+            "tool_notes": {t.name: t.note for t in tools if t.note},
+        },
+        "notes": notes,
+        "latency": latency(tools, os.path.dirname(out), runs, rounds, warmup),
+        "throughput": throughput(tools, main_stage, row, together, repeats),
+        "memory": memory(tools, main_stage, repeats),
+        "size": {t.name: os.path.getsize(os.path.realpath(t.binary))
+                 for t in tools if t.binary},
+    }
+    with open("/proc/loadavg") as f:
+        result["meta"]["load_after"] = f.read().split()[:3]
+    result["meta"]["seconds"] = round(time.time() - started)
+    with open(out, "w") as f:
+        json.dump(result, f, indent=1)
+    log(f"done in {result['meta']['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()
