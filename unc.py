@@ -144,10 +144,22 @@ def all_stages():
     return [__import__("stages." + n, fromlist=["NAME"]) for n in ORDER]
 
 
+# Options of the core, owned by no stage.
+CORE_OPTIONS = ("--stage", "--init", "--trace", "--debug", "--help", "--version")
+
+
 def check_stage_options(opts, stages):
-    """An option of a stage that is not selected would silently do nothing."""
+    """An option of a stage that is not selected would silently do nothing.
+
+    Only an option that no selected stage owns can be misplaced, so the
+    other stage modules are imported (a cost on every start) only then.
+    """
     from stages import Fail
     chosen = {s.NAME for s in stages}
+    owned = {option for s in stages for option in getattr(s, "OPTIONS", ())}
+    if all(value in (None, False, []) for option, value in opts.items()
+           if option.startswith("-") and option not in owned and option not in CORE_OPTIONS):
+        return
     for stage in all_stages():
         for option in getattr(stage, "OPTIONS", ()):
             if opts.get(option) not in (None, False, []) and stage.NAME not in chosen:
@@ -506,5 +518,22 @@ def execute(run, argv, env, report_w, shell_fallback=False):
     os._exit(126)
 
 
+def leave(status):
+    """Exit with `status`, skipping the interpreter's teardown.
+
+    unc's work is done when main() returns; freeing every module and object
+    first, as sys.exit would, costs milliseconds on every start and changes
+    nothing a caller can see. Only the buffered output must get out."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass                      # a reader that went away (`unc --help | true`)
+    os._exit(status if isinstance(status, int) else 125)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        leave(main() or 0)
+    except SystemExit as e:
+        leave(e.code or 0)
