@@ -52,11 +52,9 @@ venv() {
 build() {
     venv
     say "building dist/unc"
-    # The same hash seed gives the same bytes for the same sources. Level 0
-    # stores the modules in the PYZ archive as they are: inflating them cost
-    # about 1 ms on every start (bench/README.md).
-    PYTHONHASHSEED=0 PYINSTALLER_ZLIB_COMPRESSION_LEVEL=0 .venv/bin/pyinstaller \
-        --noconfirm --clean --log-level WARN --distpath dist --workpath .build unc.spec
+    # The same hash seed gives the same bytes for the same sources.
+    PYTHONHASHSEED=0 .venv/bin/pyinstaller --noconfirm --clean --log-level WARN \
+        --distpath dist --workpath .build unc.spec
     ls -l dist/unc >&2
 }
 
