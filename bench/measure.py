@@ -297,11 +297,19 @@ def throughput(tools, main_stage, row, together, repeats):
 # ------------------------------------------------------------ memory
 
 def _children(pid):
+    """Children of every thread: a Go program (runc) forks from any thread."""
+    found = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return []
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found.extend(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return found
 
 
 def _comm(pid):

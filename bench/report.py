@@ -177,8 +177,13 @@ def chart(r, path):
 
     lat = r["latency"]
     stages = [s for s in STAGES if lat.get(s)]
-    fig, axes = plt.subplots(1, len(stages), figsize=(4.2 * len(stages), 4.2), squeeze=False)
-    for ax, stage in zip(axes[0], stages):
+    cols = 2
+    rows_n = (len(stages) + cols - 1) // cols
+    fig, axes = plt.subplots(rows_n, cols, figsize=(11, 3.6 * rows_n), squeeze=False,
+                             sharex=True)
+    for ax in axes.flat[len(stages):]:
+        ax.set_visible(False)
+    for ax, stage in zip(axes.flat, stages):
         rows = [(t, e) for t, e in lat[stage].items() if "median" in e]
         rows.sort(key=lambda te: te[1]["median"])
         names = [t for t, _ in rows]
@@ -187,8 +192,8 @@ def chart(r, path):
         hi = [e["max"] - e["median"] for _, e in rows]
         colors = ["#d62728" if n == "unc" else "#1f77b4" for n in names]
         ax.barh(names, med, xerr=[lo, hi], color=colors, capsize=3)
-        for y, m in enumerate(med):
-            ax.text(m, y, f" {m:.1f}", va="center", ha="left", fontsize=8)
+        for y, (m, (_, e)) in enumerate(zip(med, rows)):
+            ax.text(e["max"], y, f"  {m:.1f}", va="center", ha="left", fontsize=8)
         ax.set_title(f"stage {stage}")
         ax.set_xlabel("ms to start /bin/true (median, min-max)")
         ax.invert_yaxis()
