@@ -523,7 +523,9 @@ def leave(status):
 
     unc's work is done when main() returns; freeing every module and object
     first, as sys.exit would, costs milliseconds on every start and changes
-    nothing a caller can see. Only the buffered output must get out."""
+    nothing a caller can see. Only the buffered output must get out. atexit
+    handlers and finalizers (a TemporaryDirectory left to the garbage
+    collector) do not run: cleaning up is the stages' cleanup hooks' job."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
