@@ -9,14 +9,24 @@ adds; read this file to learn how the pieces meet.
 
 Processes, as the host sees them:
 
-    unc (this process, stays on the host; a child subreaper)
-     └─ unsharer: unshare(all namespaces), fork, exit
-         └─ PID 1 of the container: stage setup, then exec COMMAND
-            (re-parented to unc when the unsharer exits)
+    [dist/unc: PyInstaller's one-file launcher, see onefile.py]
+     └─ unc (this process, stays on the host; a child subreaper)
+         └─ unsharer: unshare(all namespaces), fork, exit
+             └─ PID 1 of the container: stage setup, then exec COMMAND
+                (re-parented to unc when the unsharer exits; with --init,
+                pid1.py stays PID 1 and forks COMMAND as PID 2)
 
 unc stays outside every namespace so that it can write the id maps of the
 container from outside (as newuidmap does), start helpers such as slirp4netns
 on the host, forward signals, and clean up.
+
+Signals and the terminal, in short (README.md has the whole story):
+  - unc passes FORWARDED signals to PID 1; where PID 1 has no handler, the
+    kernel would drop them, and unc SIGKILLs the container and exits 128+N.
+  - Every process of the chain has a parent-death signal, so nothing
+    outlives a SIGKILLed unc (or launcher).
+  - On a terminal in the foreground, the command gets a process group of its
+    own and the foreground; unc takes it back at the end.
 """
 
 import os
@@ -42,6 +52,8 @@ Usage:
 
 Runs COMMAND (default: $SHELL, else /bin/sh) as root and PID 1 of a new
 container, with your stdin, stdout and stderr. `unc stages` lists the stages.
+Signals sent to unc (HUP INT QUIT TERM USR1 USR2 ALRM WINCH CONT) are passed
+to the container; on a terminal, the container gets the foreground.
 
 Options:
   --stage=NAME         How far the container goes: user_pid, uts, mount, net
@@ -56,7 +68,8 @@ Options:
   --bind-proc          Bind the host's /proc when a fresh procfs is refused
                        [stage mount].
   --init               Run a small init as PID 1 that reaps zombies and
-                       forwards signals; COMMAND then runs as PID 2.
+                       forwards signals; COMMAND then runs as PID 2, and
+                       signals it has no handler for end it as on the host.
   --trace              Print each kernel-visible step to stderr.
   --debug              Show Python tracebacks on internal errors.
   -h, --help           Show this help.
@@ -90,6 +103,11 @@ class Run:
         self.debug = bool(opts.get("--debug"))
         self.argv = opts.get("argv") or []
         self.tty = False         # stdin is our controlling terminal, in the foreground
+        self.modes = None        # the terminal's modes when unc started (termios)
+        self.ignored = frozenset()   # signals the caller left ignored
+        self.killed_by = 0       # the signal for which unc SIGKILLed PID 1
+        self.signaled = False    # PID 1 died from a signal
+        self.reaped = False      # unc has collected PID 1's exit status
 
     def trace(self, message):
         if self.tracing:
@@ -170,6 +188,8 @@ def check_stage_options(opts, stages):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS"):
+        _onefile_start(sys._MEIPASS)
     from stages import Fail
     debug = "--debug" in argv
     try:
@@ -204,17 +224,40 @@ def main(argv=None):
             "and report it")
 
 
+# The one-file runtime's mark on its unpack directory (see onefile.py); an
+# open file whose lock says "this unc lives".
+_mark_fd = None
+
+
+def _onefile_start(meipass):
+    """Die with the one-file launcher and clean up after dead ones."""
+    global _mark_fd
+    import onefile
+    try:
+        _mark_fd = onefile.start(meipass)
+    except OSError:
+        pass              # a full or odd temporary directory must not stop unc
+
+
 def start(run):
     """Start the container, hand it over, wait for it; return unc's exit status."""
     import kernel
     from stages import Fail
 
+    if run.opts.get("--init"):
+        # Imported here, on the host: once the container's root has changed,
+        # a one-file binary cannot import anything new.
+        import pid1  # noqa: F401
     report_r, report_w = os.pipe()   # unsharer and PID 1 -> unc
     go_r, go_w = os.pipe()           # unc -> PID 1: "the host side is ready"
+    run.ignored = ignored_signals()
     try:
         run.tty = os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
     except OSError:
         run.tty = False
+    if run.tty:
+        import termios
+        run.modes = termios.tcgetattr(0)
 
     # Orphans of our own subtree come to us instead of the host's init: the
     # container's PID 1 does, once the unsharer has exited.
@@ -239,6 +282,7 @@ def start(run):
 
     installed = _forward_signals(run)
     done = []
+    problem = None
     try:
         for stage in run.stages:
             done.append(stage)
@@ -249,8 +293,16 @@ def start(run):
         status = _wait(run)
     except BaseException:
         _kill(run.pid)
-        os.waitpid(run.pid, 0)
-        raise
+        try:
+            os.waitpid(run.pid, 0)
+        except ChildProcessError:
+            pass                                    # reaped already
+        if not run.killed_by:
+            raise
+        # A signal ended the container while unc was setting it up, and the
+        # setup failed for that reason: report the signal, as for a command.
+        run.signaled = True
+        status = 128 + run.killed_by
     finally:
         _restore_terminal(run)
         for stage in reversed(done):
@@ -294,58 +346,98 @@ def _kill(pid):
 
 
 def _wait(run):
-    while True:
-        pid, status = os.waitpid(run.pid, 0)
-        if pid == run.pid:
-            if run.killed_by:
-                return 128 + run.killed_by
-            return exit_status(status)
+    _, status = os.waitpid(run.pid, 0)
+    run.reaped = True               # its pid may now be reused: no more kill()s
+    run.signaled = os.WIFSIGNALED(status)
+    if run.killed_by and run.signaled and os.WTERMSIG(status) == signal.SIGKILL:
+        return 128 + run.killed_by
+    return exit_status(status)
+
+
+def ignored_signals():
+    """The signals unc was started with ignored, as `nohup` leaves SIGHUP or
+    a non-interactive shell leaves SIGINT and SIGQUIT for `cmd &`.
+
+    A bare command would keep ignoring them (execve(2) keeps SIG_IGN), so unc
+    does not forward them and the command inherits the ignore. SIGPIPE and
+    SIGXFSZ are left out: Python ignores those itself at start.
+    """
+    python_own = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGKILL, signal.SIGSTOP)
+    return frozenset(s for s in range(1, signal.NSIG)
+                     if s not in python_own and signal.getsignal(s) == signal.SIG_IGN)
 
 
 def _forward_signals(run):
     """Pass the signals unc gets on to the container's PID 1.
 
     The kernel drops a signal sent to a namespace's PID 1 unless PID 1 has a
-    handler for it (SIGKILL and SIGSTOP aside). A plain command as PID 1
-    rarely installs one, so `kill -TERM unc` would do nothing. Where PID 1
-    neither handles nor ignores a signal that would terminate an ordinary
-    process, unc ends the container with SIGKILL and reports the status the
-    command would have had: 128+N.
+    handler for it (SIGKILL and SIGSTOP from the host aside). A plain command
+    as PID 1 rarely installs one, so `kill -TERM unc` would do nothing. Where
+    PID 1 neither takes (catches or blocks) nor ignores a signal that would
+    terminate an ordinary process, unc ends the container with SIGKILL and
+    reports the status the command would have had: 128+N.
     """
-    run.killed_by = 0
-
     def forward(signum, frame):
+        if run.reaped:
+            return
+        name = signal.Signals(signum).name
         if signum not in HARMLESS and not _handles(run.pid, signum):
+            run.trace(f"{name}: PID 1 does not handle it; kill({run.pid}, SIGKILL)")
             run.killed_by = signum
             _kill(run.pid)
             return
+        run.trace(f"kill({run.pid}, {name})")
         try:
             os.kill(run.pid, signum)
         except ProcessLookupError:
             pass
 
-    return [(s, signal.signal(s, forward)) for s in FORWARDED]
+    return [(s, signal.signal(s, forward)) for s in FORWARDED if s not in run.ignored]
 
 
 def _handles(pid, signum):
-    """Whether `pid` catches or ignores `signum`, from /proc/PID/status."""
-    bit = 1 << (signum - 1)
+    """Whether `pid` will take `signum`, from /proc/PID/status: it catches
+    it, ignores it, or blocks it to read it later (from a signalfd(2), as
+    catatonit and systemd do; the kernel keeps a blocked signal pending even
+    for PID 1).
+
+    A program waiting in sigwait(2) cannot be told apart: for the length of
+    the wait the kernel unblocks the awaited signals and keeps the real mask
+    where /proc does not show it. unc's own --init therefore also installs
+    handlers; a PID 1 like tini, which only waits, is ended with SIGKILL.
+    """
+    return signum in signal_masks(_status(pid))
+
+
+def _status(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(("SigCgt:", "SigIgn:")) and int(line.split()[1], 16) & bit:
-                    return True
+            return f.read()
     except OSError:
-        pass
-    return False
+        return ""
+
+
+def signal_masks(status_text):
+    """The signals a /proc/PID/status text says are caught, ignored or blocked."""
+    signals = set()
+    for line in status_text.splitlines():
+        if line.startswith(("SigCgt:", "SigIgn:", "SigBlk:")):
+            mask = int(line.split()[1], 16)
+            signals.update(n for n in range(1, 65) if mask >> (n - 1) & 1)
+    return signals
 
 
 def _restore_terminal(run):
+    """Give the terminal back to unc's process group; and its modes, when
+    the container died from a signal, as a shell does for a killed job."""
     if run.tty:
         # A background process that changes the terminal gets SIGTTOU.
         old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
         try:
             os.tcsetpgrp(0, os.getpgrp())
+            if run.signaled and run.modes is not None:
+                import termios
+                termios.tcsetattr(0, termios.TCSADRAIN, run.modes)
         except OSError:
             pass
         signal.signal(signal.SIGTTOU, old)
@@ -358,6 +450,8 @@ def _unsharer(run, report_w, go_r):
     import kernel
     from stages import user_pid
     try:
+        if _mark_fd is not None:
+            os.close(_mark_fd)          # unc's lock, not the container's
         # Dies with unc; nothing setuid runs in this process afterwards.
         kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
         run.trace(f"unshare({kernel.flag_names(run.flags, kernel.CLONE_NAMES)})")
@@ -390,7 +484,7 @@ def _pid1(run, report_w, go_r):
     try:
         if run.debug:
             import traceback  # noqa: F401  (no import works after pivot_root)
-        _default_signals()
+        _default_signals(run.ignored)
         if os.read(go_r, 1) != b"g":
             os._exit(125)                       # unc gave up before the start
         _die_with_unc(go_r)
@@ -399,12 +493,16 @@ def _pid1(run, report_w, go_r):
                 stage.container_setup(run)
         env = container_env(os.environ, getattr(sys, "frozen", False))
         argv = run.argv or [env.get("SHELL") or "/bin/sh"]
+
+        def start_command():
+            if run.tty:
+                take_terminal()
+            execute(run, argv, env, report_w, shell_fallback=not run.argv)
+
         if run.opts.get("--init"):
-            import pid1
-            pid1.init(run, argv, env, report_w)
-        if run.tty:
-            take_terminal()
-        execute(run, argv, env, report_w, shell_fallback=not run.argv)
+            import pid1               # already loaded by start(): no file access
+            pid1.init(run, start_command, report_w)
+        start_command()
     except Fail as e:
         _report(report_w, e.status, str(e))
         os._exit(e.status)
@@ -420,17 +518,19 @@ def _pid1(run, report_w, go_r):
         os._exit(125)
 
 
-def _default_signals():
-    """Give the command the signal dispositions a fresh process has.
+def _default_signals(ignored):
+    """Give the command the signal dispositions the caller gave unc.
 
     Python ignores SIGPIPE and SIGXFSZ, and ignored signals stay ignored
-    across execve(2); unc's own handlers are reset by execve anyway.
+    across execve(2): back to the default with them. What the caller itself
+    ignored (`ignored`, e.g. SIGHUP under nohup) stays ignored, as it would
+    for the bare command. unc's own handlers are reset by execve anyway.
     """
     for signum in range(1, signal.NSIG):
         if signum in (signal.SIGKILL, signal.SIGSTOP):
             continue
         try:
-            signal.signal(signum, signal.SIG_DFL)
+            signal.signal(signum, signal.SIG_IGN if signum in ignored else signal.SIG_DFL)
         except (OSError, ValueError):
             pass                                   # 32, 33: glibc's own
     signal.pthread_sigmask(signal.SIG_SETMASK, [])

@@ -1,0 +1,165 @@
+"""--init: a small init that runs as PID 1 of the container.
+
+Without --init the command itself is PID 1, and PID 1 is special
+(pid_namespaces(7)):
+
+  - The kernel delivers it only the signals it has a handler for, whether
+    they come from inside the container or from the host (SIGKILL and
+    SIGSTOP from the host aside). `kill -TERM` does nothing to a `sleep`
+    that is PID 1; unc makes up for it by ending the container itself.
+  - Orphans are re-parented to it. A program that does not expect children
+    it never started never wait(2)s for them: they stay zombies.
+  - When it exits, the kernel kills every other process of the namespace.
+
+With --init, PID 1 is this module instead and the command runs as PID 2,
+an ordinary process:
+
+    PID 1  init (this module; still the unc program, forked, not exec'd)
+     └─ PID 2  COMMAND
+
+init blocks the signals it handles and takes them one at a time with
+sigwaitinfo(2), as tini and catatonit do. Blocked signals are never
+dropped by the kernel, even for PID 1, and no signal can slip in between a
+check and a wait. It also installs a handler for each of them, so that
+anyone who looks at /proc/1/status (unc does) sees it takes them.
+
+  - SIGCHLD: reap every child that has ended (waitpid(-1, WNOHANG) until
+    none is left), orphans included; note PID 2's status when it is one.
+    When the terminal's Ctrl-Z (SIGTSTP) stopped PID 2, continue it at
+    once: unc cannot stop itself and hand the terminal back to your shell,
+    so the terminal would hang on a stopped command. (Without --init the
+    kernel ignores SIGTSTP for PID 1 anyway. A shell inside does its own job
+    control: its jobs stop, it does not.)
+  - SIGHUP SIGINT SIGQUIT SIGTERM SIGUSR1 SIGUSR2 SIGALRM SIGWINCH SIGCONT:
+    pass it on to PID 2 with kill(2). Signals unc started with ignored (as
+    `nohup` or a non-interactive shell's `cmd &` leave them) stay ignored,
+    in init and in the command.
+
+When PID 2 has ended, init kills what is left in the namespace
+(kill(-1, SIGKILL) from PID 1 reaches every other process of the namespace
+and nothing outside it), reaps it, and exits with PID 2's status: its exit
+code, or 128+N when signal N killed it. PID 2 itself is an ordinary
+process, so a signal sent from inside kills it as it would on the host
+(`sh -c 'kill -SEGV $$'` gives 139).
+
+This module runs after the container's root has changed: it imports
+nothing of its own, and unc imports it before any stage's setup.
+"""
+
+import os
+import signal
+
+FORWARDED = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
+             signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM,
+             signal.SIGWINCH, signal.SIGCONT)
+
+
+def init(run, start_command, report_w):
+    """Run as PID 1: fork start_command() as PID 2, reap, forward, exit.
+
+    start_command execs the command or reports why it cannot and _exits,
+    exactly as without --init; it never returns. Never returns either.
+    """
+    forwarded = [s for s in FORWARDED if s not in run.ignored]
+    waited = forwarded + [signal.SIGCHLD]
+    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    for signum in forwarded:
+        signal.signal(signum, _never_called)
+    child = os.fork()
+    if child == 0:
+        # Dispositions back to default before the mask is lifted, or a
+        # signal that arrived in between would run init's handler here.
+        for signum in forwarded:
+            signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        start_command()
+        os._exit(125)
+    # PID 2 holds the report pipe until its execve closes it; unc reads
+    # until the last writer is gone.
+    os.close(report_w)
+    try:
+        run.trace(f"init: fork -> pid 2 ({child}), forwarding "
+                  + " ".join(signame(s) for s in forwarded))
+        status = supervise(child, waited)
+        run.trace(f"init: pid 2 ended ({describe(status)}); kill(-1, SIGKILL)")
+        code = exit_code(status)
+    except BaseException:
+        # Nothing may propagate: this is a fork of unc, and unc's own code
+        # further up the stack must not run a second time here.
+        code = 125
+    end_the_rest()
+    os._exit(code)
+
+
+def _never_called(signum, frame):
+    """The signals are blocked and taken with sigwaitinfo; the handler only
+    marks them as caught."""
+
+
+def supervise(child, waited):
+    """Forward signals to `child` and reap zombies until `child` has ended;
+    return its wait status."""
+    while True:
+        signum = signal.sigwaitinfo(waited).si_signo
+        if signum == signal.SIGCHLD:
+            status = reap(child)
+            if status is None:
+                continue
+            if not os.WIFSTOPPED(status):
+                return status
+            if os.WSTOPSIG(status) == signal.SIGTSTP:
+                os.kill(child, signal.SIGCONT)
+        else:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass                # ended; its SIGCHLD is pending
+
+
+def reap(child):
+    """Collect every ended child; return `child`'s wait status if it was one
+    of them or has stopped."""
+    found = None
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED)
+        except ChildProcessError:
+            return found
+        if pid == 0:
+            return found
+        if pid == child:
+            found = status
+
+
+def end_the_rest():
+    """Kill every other process of the namespace and reap them."""
+    if os.getpid() != 1:
+        return                      # kill(-1) elsewhere would hit all our processes
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass                        # nothing left
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def exit_code(status):
+    """The shell's view of a wait status: the code, or 128+N for signal N."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def describe(status):
+    if os.WIFSIGNALED(status):
+        return f"killed by {signame(os.WTERMSIG(status))}"
+    return f"exit {os.WEXITSTATUS(status)}"
+
+
+def signame(signum):
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"   # real-time signals have no name
