@@ -50,8 +50,9 @@ Usage:
   unc -h | --help
   unc --version
 
-Runs COMMAND (default: $SHELL, else /bin/sh) as root and PID 1 of a new
-container, with your stdin, stdout and stderr. `unc stages` lists the stages.
+Runs COMMAND (default: $SHELL, else /bin/sh) as root and as PID 1 of a new
+container (PID 2 with --init), with your stdin, stdout and stderr.
+`unc stages` lists the stages.
 Signals sent to unc (HUP INT QUIT TERM USR1 USR2 ALRM WINCH CONT) are passed
 to the container; on a terminal, the container gets the foreground.
 

@@ -224,10 +224,12 @@ raise SystemExit(5)'
 
 # ------------------------------------------------------------ --init
 
-@test "--init: the command is PID 2 and init is PID 1" {
+@test "--init: the command is PID 2 and init is PID 1, as --help says" {
     run -0 "$UNC" --init sh -c 'echo $$; ps -o pid= -o args= -p 1'
     assert_line --index 0 "2"
     assert_line --index 1 --regexp "^ +1 .*--init sh -c"
+    run -0 "$UNC" --help
+    assert_output --partial "COMMAND then runs as PID 2"
 }
 
 @test "--init: a double-forked orphan leaves no zombie" {
