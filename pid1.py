@@ -78,7 +78,7 @@ def init(run, start_command, report_w):
     # until the last writer is gone.
     os.close(report_w)
     try:
-        run.trace(f"init: fork -> pid 2 ({child}), forwarding "
+        run.trace(f"init: fork -> pid {child}, forwarding "
                   + " ".join(signame(s) for s in forwarded))
         status = supervise(child, waited)
         run.trace(f"init: pid 2 ended ({describe(status)}); kill(-1, SIGKILL)")

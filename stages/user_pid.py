@@ -31,7 +31,9 @@ PID namespace (pid_namespaces(7))
     unshares, then forks; the child is PID 1 and runs the command. PID 1 is
     special: the kernel delivers it only the signals it has a handler for,
     orphans are re-parented to it, and when it exits the kernel kills every
-    other process in the namespace.
+    other process in the namespace. unc makes up for the first rule when it
+    passes signals on (unc.py, _forward_signals); --init puts a small init
+    in front of the command for all three (pid1.py).
 
     All namespaces of all stages are unshared in one unshare(2) call: the
     user namespace is created first and owns the others, which is why no
