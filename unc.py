@@ -46,7 +46,7 @@ unc - run a command in an unprivileged Linux container.
 
 Usage:
   unc stages
-  unc [options] [-v SPEC]... [--tmpfs=DST]... [--] [COMMAND [ARG...]]
+  unc [options] [-v SPEC]... [--tmpfs=DST]... [-p SPEC]... [--] [COMMAND [ARG...]]
   unc -h | --help
   unc --version
 
@@ -68,6 +68,13 @@ Options:
   --read-only          Make the root filesystem read-only [stage mount].
   --bind-proc          Bind the host's /proc when a fresh procfs is refused
                        [stage mount].
+  --net=MODE           Network: none, slirp4netns, pasta, bridge (root), host,
+                       or auto: pasta, else slirp4netns, else none [stage net;
+                       default: auto].
+  -p SPEC, --publish=SPEC
+                       Publish a container port on the host:
+                       [IP:]HOSTPORT:CONTAINERPORT[/tcp|/udp] (repeatable)
+                       [stage net; not with --net=none or host].
   --init               Run a small init as PID 1 that reaps zombies and
                        forwards signals; COMMAND then runs as PID 2, and
                        signals it has no handler for end it as on the host.

@@ -21,7 +21,7 @@ Adding a stage means adding a module and its name to ORDER below; no other
 stage changes.
 """
 
-ORDER = ["user_pid", "uts", "mount"]
+ORDER = ["user_pid", "uts", "mount", "net"]
 
 
 class Fail(Exception):
