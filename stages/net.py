@@ -111,7 +111,10 @@ DNS
     nameserver that is not on the host's loopback, else an address that
     pasta forwards to the host's first nameserver (--dns-forward). The file
     is written on the mount stage's private staging tmpfs, so nothing is
-    left on the host either.
+    left on the host either. A root without /etc/resolv.conf gets an empty
+    mount point, like any other mount destination; where that cannot be
+    created (the host's / read-only, a rootfs of another user), the
+    container runs with the root's DNS setup and --trace says so.
 
 Try it
     unc --net=none ip link
@@ -421,10 +424,13 @@ class ResolvConf(mount.Bind):
         try:
             super().execute(ctx)
         except OSError as e:
-            if e.errno != errno.EROFS:
+            if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise
-            # The host's / read-only and no /etc/resolv.conf to mount over.
-            ctx.run.trace(f"  no {RESOLV_CONF} in the read-only root: DNS left as it is")
+            # The root has no /etc/resolv.conf and we may not create one
+            # (the host's / read-only, or root running a user's rootfs):
+            # the container still runs, with the root's DNS setup.
+            ctx.run.trace(f"  cannot create {RESOLV_CONF} in the root ({e.strerror}): "
+                          "left as the root has it")
 
     def describe(self):
         first = self.text.splitlines()[0] if self.text else ""
