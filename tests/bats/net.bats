@@ -27,6 +27,20 @@ require_helper() {   # require_helper MODE PROGRAM PACKAGE
         || skip "/dev/net/tun is not usable by $(id -un) (tests/run as root makes it 0666)"
 }
 
+# sigkill_leaves_nothing MODE SECONDS: SIGKILL the unc of a running
+# `sleep SECONDS` container; its helper and its processes must go.
+sigkill_leaves_nothing() {
+    start_unc "$SCRATCH/log" --trace --net="$1" sleep "$2"
+    retry 100 grep -q 'execve /.*sleep' "$SCRATCH/log"
+    helpers=$(helper_pids "$SCRATCH/log" "$1")
+    [ -n "$helpers" ]
+    alive $helpers
+    has_process "^sleep $2\$"
+    kill -KILL "$UNC_PY"
+    retry 100 gone $helpers
+    retry 100 no_process "^sleep $2\$"
+}
+
 # ------------------------------------------------------------------ none
 
 @test "--net=none: only lo, and it is up" {
@@ -159,7 +173,9 @@ require_helper() {   # require_helper MODE PROGRAM PACKAGE
     gone $helpers
     # The API socket and its directory went with the setup.
     api=$(sed -n 's|.*--api-socket=\([^ ]*\) .*|\1|p' "$SCRATCH/log")
-    [ -n "$api" ] && [ ! -e "$api" ] && [ ! -e "$(dirname "$api")" ]
+    [ -n "$api" ]
+    [ ! -e "$api" ]
+    [ ! -e "$(dirname "$api")" ]
 }
 
 @test "slirp4netns: -p .../udp forwards datagrams" {
@@ -196,13 +212,7 @@ for _ in range(100):
 
 @test "slirp4netns: a SIGKILLed unc takes the helper and the container with it" {
     require_helper slirp4netns slirp4netns slirp4netns
-    start_unc "$SCRATCH/log" --trace --net=slirp4netns sleep 31337
-    retry 100 grep -q 'execve /.*sleep' "$SCRATCH/log"
-    helpers=$(helper_pids "$SCRATCH/log" slirp4netns)
-    [ -n "$helpers" ] && alive $helpers
-    kill -KILL "$UNC_PY"
-    retry 100 gone $helpers
-    retry 100 eval '! pgrep -u "$(id -u)" -f "^sleep 31337\$" >/dev/null'
+    sigkill_leaves_nothing slirp4netns 31337
 }
 
 @test "slirp4netns: ten containers in a row leave no slirp4netns process" {
@@ -285,11 +295,5 @@ for _ in range(100):
 
 @test "pasta: a SIGKILLed unc takes the helper and the container with it" {
     require_helper pasta pasta passt
-    start_unc "$SCRATCH/log" --trace --net=pasta sleep 31338
-    retry 100 grep -q 'execve /.*sleep' "$SCRATCH/log"
-    helpers=$(helper_pids "$SCRATCH/log" pasta)
-    [ -n "$helpers" ] && alive $helpers
-    kill -KILL "$UNC_PY"
-    retry 100 gone $helpers
-    retry 100 eval '! pgrep -u "$(id -u)" -f "^sleep 31338\$" >/dev/null'
+    sigkill_leaves_nothing pasta 31338
 }

@@ -61,6 +61,10 @@ alive() {
 
 gone() { ! alive "$@"; }
 
+# has_process PATTERN: a process of ours has a command line matching PATTERN.
+has_process() { pgrep -u "$(id -u)" -f "$1" >/dev/null; }
+no_process() { ! has_process "$1"; }
+
 # Stop what the test left running, then check that nothing remains.
 stop_background() {
     local pid

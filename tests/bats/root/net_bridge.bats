@@ -34,7 +34,8 @@ veth_of() { sed -n 's|^+ [^ ]*/ip link add \(uncv[0-9]*\) type veth .*|\1|p' "$1
     assert_output --partial "inet 10.100.42.1/24"
     # The host end of the pair went with the container.
     veth=$(veth_of <(printf '%s\n' "$stderr"))
-    [ -n "$veth" ] && [ ! -e "/sys/class/net/$veth" ]
+    [ -n "$veth" ]
+    [ ! -e "/sys/class/net/$veth" ]
 }
 
 @test "bridge: host to container and container to host over unc0" {
@@ -64,7 +65,8 @@ veth_of() { sed -n 's|^+ [^ ]*/ip link add \(uncv[0-9]*\) type veth .*|\1|p' "$1
     run -0 --separate-stderr "$UNC" --trace --rootfs "$ROOTFS" --net=bridge \
         sh -c 'ip -o -4 addr show eth0 | grep -o "inet [0-9.]*"'
     second=$(address_of <(printf '%s\n' "$stderr"))
-    [ -n "$first" ] && [ -n "$second" ]
+    [ -n "$first" ]
+    [ -n "$second" ]
     [ "$first" != "$second" ]
     assert_output "inet $second"
     # Each reaches the other across the bridge.
@@ -95,7 +97,8 @@ veth_of() { sed -n 's|^+ [^ ]*/ip link add \(uncv[0-9]*\) type veth .*|\1|p' "$1
     run -0 retry 100 curl -fsS "http://127.0.0.1:$port/"
     assert_output "served by the container $BATS_TEST_NUMBER"
     forwarder=$(sed -n 's|^+ port forwarder started (pid \([0-9]*\))$|\1|p' "$SCRATCH/log")
-    [ -n "$forwarder" ] && alive "$forwarder"
+    [ -n "$forwarder" ]
+    alive "$forwarder"
     kill -TERM "$UNC_PID"
     wait "$UNC_PID" || true
     gone "$forwarder"
@@ -109,12 +112,14 @@ veth_of() { sed -n 's|^+ [^ ]*/ip link add \(uncv[0-9]*\) type veth .*|\1|p' "$1
     retry 100 grep -q 'execve /.*sleep' "$SCRATCH/log"
     veth=$(veth_of "$SCRATCH/log")
     forwarder=$(sed -n 's|^+ port forwarder started (pid \([0-9]*\))$|\1|p' "$SCRATCH/log")
-    [ -e "/sys/class/net/$veth" ] && alive "$forwarder"
+    [ -e "/sys/class/net/$veth" ]
+    alive "$forwarder"
+    has_process "^sleep 31340\$"
     kill -KILL "$UNC_PY"
     # The kernel deletes the pair with the container's network namespace.
     retry 100 test ! -e "/sys/class/net/$veth"
     retry 100 gone "$forwarder"
-    retry 100 eval '! pgrep -f "^sleep 31340\$" >/dev/null'
+    retry 100 no_process "^sleep 31340\$"
 }
 
 @test "as root, slirp4netns and pasta work too" {
@@ -131,5 +136,6 @@ veth_of() { sed -n 's|^+ [^ ]*/ip link add \(uncv[0-9]*\) type veth .*|\1|p' "$1
     # Root's pasta keeps uid 0, so its parent-death signal stays armed.
     [[ "$stderr" == *"--runas 0"* ]]
     helpers=$(helper_pids <(printf '%s\n' "$stderr") pasta)
-    [ -n "$helpers" ] && gone $helpers
+    [ -n "$helpers" ]
+    gone $helpers
 }
