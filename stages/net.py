@@ -361,9 +361,24 @@ def prepare(run):
     run.net_dns_forward = None
     if mode in AUTO_ORDER:
         dns = resolv_conf(mode, _read(RESOLV_CONF))
-        if dns is not None:
+        covered = user_mount_over(run.opts, RESOLV_CONF)
+        if covered:
+            run.trace(f"{RESOLV_CONF}: left to the user's {covered}")
+        elif dns is not None:
             run.plan.add(ResolvConf(dns[0]))
             run.net_dns_forward = dns[1]
+
+
+def user_mount_over(opts, path):
+    """The user's --tmpfs or --volume that covers path, if any: the user's
+    own mounts win over the ones unc adds (they come later in the plan)."""
+    mounts = [(f"--tmpfs {d}", d) for d in opts.get("--tmpfs") or []]
+    mounts += [(f"--volume {v}", mount.parse_volume(v)[1]) for v in opts.get("--volume") or []]
+    for option, dest in mounts:
+        dest = os.path.normpath(dest)
+        if path == dest or path.startswith(dest.rstrip("/") + "/"):
+            return option
+    return None
 
 
 def _read(path):

@@ -208,6 +208,11 @@ for _ in range(100):
     assert_equal "$(cat "$SCRATCH/root/etc/resolv.conf")" "$before"
     run -0 "$UNC" --rootfs "$SCRATCH/root" --net=none cat /etc/resolv.conf
     assert_output "$before"
+    # The user's own mount wins.
+    echo "# the user's own" > "$SCRATCH/resolv.conf"
+    run -0 "$UNC" --rootfs "$SCRATCH/root" --net=slirp4netns \
+        -v "$SCRATCH/resolv.conf:/etc/resolv.conf:ro" cat /etc/resolv.conf
+    assert_output "# the user's own"
 }
 
 @test "slirp4netns: a SIGKILLed unc takes the helper and the container with it" {

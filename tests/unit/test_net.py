@@ -469,3 +469,23 @@ def test_cleanup_kills_and_reaps_the_helper_and_closes_the_exit_fd(tmp_path):
     assert os.read(r, 1) == b""                 # the exit fd's other end saw EOF
     assert not os.path.exists(str(tmp_path / "d"))
     net.cleanup(run)                            # twice is harmless
+
+
+@pytest.mark.parametrize("opts, covered", [
+    ({"--tmpfs": ["/etc"]}, "--tmpfs /etc"),
+    ({"--tmpfs": ["/etc/"]}, "--tmpfs /etc/"),
+    ({"--volume": ["/etc/hosts:/etc/resolv.conf:ro"]}, "--volume /etc/hosts:/etc/resolv.conf:ro"),
+    ({"--tmpfs": ["/etcetera", "/run"], "--volume": ["/tmp:/et"]}, None),
+    ({}, None),
+])
+def test_the_users_mounts_win_over_resolv_conf(opts, covered):
+    assert net.user_mount_over(opts, "/etc/resolv.conf") == covered
+
+
+def test_no_resolv_conf_op_under_a_users_tmpfs_etc():
+    run = Run(net="slirp4netns", tmpfs=["/etc"])
+    with mock.patch.object(net, "find_program", _programs({"slirp4netns"})), \
+            mock.patch.object(net, "tun_problem", lambda: None):
+        net.prepare(run)
+    assert not any(isinstance(op, net.ResolvConf) for op in run.plan)
+    assert "left to the user's --tmpfs /etc" in run.traced[-1]
