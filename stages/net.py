@@ -159,6 +159,9 @@ BRIDGE_NET = "10.100.42"
 BRIDGE_ADDRESS = BRIDGE_NET + ".1"
 VETH_PREFIX = "uncv"             # uncvN is the host end for 10.100.42.N
 
+NO_ROUTE = ("pasta copies the host's address and default route, and the host has "
+            "no default route")
+
 READY_TIMEOUT = 30               # seconds a helper may take to configure
 RESOLV_CONF = "/etc/resolv.conf"
 
@@ -286,6 +289,31 @@ def tun_problem():
     return None
 
 
+def default_route():
+    """Whether this network namespace has a default route, IPv4 or IPv6.
+
+    pasta copies the host's address and default route into the container
+    and refuses to start without one ("External interface not usable");
+    slirp4netns has its own network and does not care.
+    """
+    try:
+        with open("/proc/net/route") as f:
+            for fields in (line.split() for line in f.readlines()[1:]):
+                # Destination and Mask 0: the default route; flag RTF_UP.
+                if (len(fields) > 7 and fields[1] == fields[7] == "00000000"
+                        and int(fields[3], 16) & 0x1):
+                    return True
+        with open("/proc/net/ipv6_route") as f:
+            for fields in (line.split() for line in f):
+                # ::/0, not the "unreachable" one on lo (RTF_REJECT, 0x200).
+                if (len(fields) > 9 and fields[0] == "0" * 32 and fields[1] == "00"
+                        and fields[9] != "lo" and not int(fields[8], 16) & 0x200):
+                    return True
+    except (OSError, ValueError):
+        pass
+    return False
+
+
 def _mode(path):
     try:
         return oct(os.stat(path).st_mode & 0o7777)[2:].zfill(4)
@@ -314,9 +342,11 @@ def choose_mode(run, requested):
                 reasons.append(f"{program} is not installed (Debian package {package})")
             elif problem:
                 reasons.append(f"{program} cannot run: {problem}")
+            elif mode == "pasta" and not default_route():
+                reasons.append(NO_ROUTE)
             else:
-                run.trace(f"--net=auto: {program} found at {path} and {TUN} can be "
-                          f"opened: using {mode}")
+                found = f"{program} found at {path} and {TUN} can be opened"
+                run.trace(f"--net=auto: {'; '.join(reasons + [found])}: using {mode}")
                 return mode, path, reasons
         run.trace(f"--net=auto: {'; '.join(reasons)}: using none")
         return "none", None, reasons
@@ -325,6 +355,8 @@ def choose_mode(run, requested):
         problem = tun_problem()
         if problem:
             raise Fail(f"--net={requested} needs {TUN}: {problem}")
+        if requested == "pasta" and not default_route():
+            raise Fail(f"--net=pasta cannot work here: {NO_ROUTE}; use --net=slirp4netns")
         return requested, path, []
     if requested == "bridge":
         if os.geteuid() != 0:

@@ -144,6 +144,16 @@ sigkill_leaves_nothing() {
     [[ "$stderr" == *": using $expected"* ]]
 }
 
+@test "without a default route (an offline host) auto skips pasta, and --net=pasta says why" {
+    require_helper pasta pasta passt
+    require_helper slirp4netns slirp4netns slirp4netns
+    # A network namespace of the test's own, with only lo, stands for the host.
+    run -0 --separate-stderr unshare -Urn "$UNC" --trace true
+    [[ "$stderr" == *"--net=auto: "*"the host has no default route"*": using slirp4netns"* ]]
+    run -125 --separate-stderr unshare -Urn "$UNC" --net=pasta true
+    assert_equal "$stderr" "unc: --net=pasta cannot work here: pasta copies the host's address and default route, and the host has no default route; use --net=slirp4netns"
+}
+
 # ------------------------------------------------------------------ slirp4netns
 
 @test "slirp4netns: tap0 10.0.2.100, and the host's 127.0.0.1 answers at 10.0.2.2" {

@@ -176,21 +176,57 @@ def _programs(present):
     return lambda name, path=None: f"/usr/bin/{name}" if name in present else None
 
 
-@pytest.mark.parametrize("present, tun, chosen", [
-    ({"pasta", "slirp4netns"}, None, "pasta"),
-    ({"slirp4netns"}, None, "slirp4netns"),
-    (set(), None, "none"),
-    ({"pasta", "slirp4netns"}, "/dev/net/tun cannot be opened by you", "none"),
+@pytest.mark.parametrize("present, tun, route, chosen", [
+    ({"pasta", "slirp4netns"}, None, True, "pasta"),
+    ({"slirp4netns"}, None, True, "slirp4netns"),
+    (set(), None, True, "none"),
+    ({"pasta", "slirp4netns"}, "/dev/net/tun cannot be opened by you", True, "none"),
+    ({"pasta", "slirp4netns"}, None, False, "slirp4netns"),
+    ({"pasta"}, None, False, "none"),
 ])
-def test_auto_prefers_pasta_then_slirp4netns_then_none(present, tun, chosen):
+def test_auto_prefers_pasta_then_slirp4netns_then_none(present, tun, route, chosen):
     run = Run()
     with mock.patch.object(net, "find_program", _programs(present)), \
+            mock.patch.object(net, "default_route", lambda: route), \
             mock.patch.object(net, "tun_problem", lambda: tun):
         mode, path, _ = net.choose_mode(run, "auto")
     assert mode == chosen
     assert f"using {chosen}" in run.traced[-1]
     if tun:
         assert tun in run.traced[-1]
+    if not route and chosen == "none":
+        assert "no default route" in run.traced[-1]
+
+
+def test_explicit_pasta_without_a_default_route_suggests_slirp4netns():
+    with mock.patch.object(net, "find_program", _programs({"pasta"})), \
+            mock.patch.object(net, "tun_problem", lambda: None), \
+            mock.patch.object(net, "default_route", lambda: False):
+        with pytest.raises(Fail, match="no default route; use --net=slirp4netns"):
+            net.choose_mode(Run(), "pasta")
+
+
+@pytest.mark.parametrize("route, ipv6, expected", [
+    ("eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n", "", True),
+    ("eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n", "", False),
+    ("", "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+         "fe800000000000000000000000000001 00000400 00000001 00000000 00000003 eth0\n", True),
+    ("", "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+         "00000000000000000000000000000000 ffffffff 00000001 00000000 00200200 lo\n", False),
+])
+def test_default_route_reads_proc(tmp_path, route, ipv6, expected):
+    files = {"/proc/net/route": "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\t"
+                                "Mask\tMTU\tWindow\tIRTT\n" + route,
+             "/proc/net/ipv6_route": ipv6}
+    real_open = open
+
+    def fake_open(path, *args, **kw):
+        if path in files:
+            (tmp_path / "f").write_text(files[path])
+            return real_open(tmp_path / "f", *args, **kw)
+        return real_open(path, *args, **kw)
+    with mock.patch("builtins.open", fake_open):
+        assert net.default_route() is expected
 
 
 def test_auto_with_publish_and_no_helper_says_why():
