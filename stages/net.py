@@ -9,7 +9,8 @@ What it adds
       pasta        user-mode networking by pasta (no root needed)
       bridge       root only: a veth pair on the bridge unc0, as the tutorial
       host         no network namespace: the host's interfaces and ports
-      auto         pasta, else slirp4netns, else none (the default)
+      auto         the default: pasta where the host has a default route,
+                   else slirp4netns, else none; --trace says which and why
 
     -p [IP:]HOSTPORT:CONTAINERPORT[/tcp|/udp] publishes a port of the
     container on the host (all the host's addresses unless IP is given).
@@ -619,8 +620,14 @@ def start_slirp4netns(run):
     ready_r, ready_w = os.pipe()
     exit_r, exit_w = os.pipe()
     run.net_exit_fd = exit_w             # slirp4netns exits when this closes
-    argv = [run.net_program, "--configure", "--mtu=65520", "--enable-sandbox",
-            "--enable-seccomp", "--ready-fd=3", "--exit-fd=4"]
+    argv = [run.net_program, "--configure", "--mtu=65520", "--ready-fd=3", "--exit-fd=4"]
+    if slirp_sandbox_works():
+        # It parses the container's packets: let it see only /etc and /run
+        # of the host, and only the system calls it needs.
+        argv[2:2] = ["--enable-sandbox", "--enable-seccomp"]
+    else:
+        run.trace(f"slirp4netns without --enable-sandbox: {RESOLV_CONF} leads outside "
+                  "/etc and /run, which its sandbox would hide")
     if run.net_ports:
         run.net_dir = _private_dir()
         argv.append(f"--api-socket={run.net_dir}/api.sock")
@@ -638,6 +645,13 @@ def start_slirp4netns(run):
     finally:
         os.close(log)
         _remove_dir(run)
+
+
+def slirp_sandbox_works(resolv_conf=RESOLV_CONF):
+    """slirp4netns' sandbox keeps only /etc and /run of the host, and fails
+    to start when /etc/resolv.conf is a symlink to anywhere else."""
+    real = os.path.realpath(resolv_conf)
+    return real.startswith(("/etc/", "/run/")) or not os.path.exists(real)
 
 
 def slirp_hostfwd(run, path, p):

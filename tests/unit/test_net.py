@@ -525,3 +525,13 @@ def test_no_resolv_conf_op_under_a_users_tmpfs_etc():
         net.prepare(run)
     assert not any(isinstance(op, net.ResolvConf) for op in run.plan)
     assert "left to the user's --tmpfs /etc" in run.traced[-1]
+
+
+def test_slirp_sandbox_only_where_resolv_conf_stays_in_etc_or_run(tmp_path):
+    elsewhere = tmp_path / "resolv.conf"
+    elsewhere.write_text("nameserver 192.0.2.53\n")
+    link = tmp_path / "link"
+    link.symlink_to(elsewhere)
+    assert not net.slirp_sandbox_works(str(link))
+    assert net.slirp_sandbox_works("/etc/hostname")
+    assert net.slirp_sandbox_works(str(tmp_path / "missing"))
