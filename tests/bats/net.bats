@@ -27,8 +27,9 @@ require_helper() {   # require_helper MODE PROGRAM PACKAGE
         || skip "/dev/net/tun is not usable by $(id -un) (tests/run as root makes it 0666)"
 }
 
-# sigkill_leaves_nothing MODE SECONDS: SIGKILL the unc of a running
-# `sleep SECONDS` container; its helper and its processes must go.
+# sigkill_leaves_nothing MODE SECONDS WHOM: SIGKILL the unc of a running
+# `sleep SECONDS` container (WHOM: python, the Python unc that runs the
+# helper, or launcher, dist/unc itself); its helper and processes must go.
 sigkill_leaves_nothing() {
     start_unc "$SCRATCH/log" --trace --net="$1" sleep "$2"
     retry 100 grep -q 'execve /.*sleep' "$SCRATCH/log"
@@ -36,7 +37,7 @@ sigkill_leaves_nothing() {
     [ -n "$helpers" ]
     alive $helpers
     has_process "^sleep $2\$"
-    kill -KILL "$UNC_PY"
+    if [ "$3" = launcher ]; then kill -KILL "$UNC_PID"; else kill -KILL "$UNC_PY"; fi
     retry 100 gone $helpers
     retry 100 no_process "^sleep $2\$"
 }
@@ -227,7 +228,7 @@ for _ in range(100):
 
 @test "slirp4netns: a SIGKILLed unc takes the helper and the container with it" {
     require_helper slirp4netns slirp4netns slirp4netns
-    sigkill_leaves_nothing slirp4netns 31337
+    sigkill_leaves_nothing slirp4netns 31337 python
 }
 
 @test "slirp4netns: ten containers in a row leave no slirp4netns process" {
@@ -310,5 +311,12 @@ for _ in range(100):
 
 @test "pasta: a SIGKILLed unc takes the helper and the container with it" {
     require_helper pasta pasta passt
-    sigkill_leaves_nothing pasta 31338
+    sigkill_leaves_nothing pasta 31338 python
+}
+
+@test "a SIGKILLed dist/unc (the one-file launcher) takes the helpers along too" {
+    require_helper pasta pasta passt
+    require_helper slirp4netns slirp4netns slirp4netns
+    sigkill_leaves_nothing pasta 31341 launcher
+    sigkill_leaves_nothing slirp4netns 31342 launcher
 }
