@@ -55,7 +55,10 @@ User-mode networking
         namespace; the default gateway's address leads to the host's
         127.0.0.1. Published ports are its -t/-u options.
     Both open /dev/net/tun, which an ordinary Debian host makes mode 0666
-    (a udev rule); where it is 0600 only root may, and unc says so.
+    (a udev rule); where it is 0600 only root may, and unc says so. Both
+    also let the container reach services that listen only on the host's
+    127.0.0.1, which is convenient and worth knowing (slirp4netns
+    --disable-host-loopback and pasta --no-map-gw would forbid it).
 
 How unc runs the helper
     unc stays in the host's namespaces. Once the container's namespaces
@@ -79,6 +82,9 @@ How unc runs the helper
         holds: the kernel closes it however unc ends, and slirp4netns exits;
       - unc kills and reaps it after the container ended. The container's
         network namespace would not end on its own: the helper holds it.
+        The kernel takes a while (15 to 40 ms here) to remove the TAP when
+        the helper's descriptor closes; unc waits for that, so that nothing
+        of the container is left when unc returns.
 
 The bridge (root)
     unc runs what unet did with ip(8) from iproute2, which --trace shows:
@@ -103,7 +109,9 @@ Published ports
     Rules in iptables/nftables (DNAT) would forward faster, but need those
     tools, change the host's firewall for everyone, do not apply to traffic
     to 127.0.0.1 without the route_localnet sysctl, and would stay behind if
-    unc were SIGKILLed; the forwarder cannot.
+    unc were SIGKILLed; the forwarder cannot. (Debian 12's pasta, a 2023-03
+    snapshot, loses UDP replies to clients on the host's loopback; TCP and
+    the way in are fine.)
 
 DNS
     With slirp4netns and pasta the container gets its own /etc/resolv.conf,
@@ -403,8 +411,8 @@ def prepare(run):
 
 
 def user_mount_over(opts, path):
-    """The user's --tmpfs or --volume that covers path, if any: the user's
-    own mounts win over the ones unc adds (they come later in the plan)."""
+    """The user's --tmpfs or --volume that covers path, if any. The user's
+    own mount wins: unc's, added to the plan after it, would cover it."""
     mounts = [(f"--tmpfs {d}", d) for d in opts.get("--tmpfs") or []]
     mounts += [(f"--volume {v}", mount.parse_volume(v)[1]) for v in opts.get("--volume") or []]
     for option, dest in mounts:
