@@ -283,18 +283,17 @@ def find_program(name, path=None):
 
 
 def tun_problem():
-    """Why this user cannot open /dev/net/tun, or None when it can."""
+    """Why this user cannot open /dev/net/tun ("which ..."), or None."""
     try:
         os.close(os.open(TUN, os.O_RDWR | os.O_CLOEXEC))
     except OSError as e:
         if e.errno in (errno.EACCES, errno.EPERM):
-            return (f"{TUN} cannot be opened by you (Permission denied: it is mode "
-                    f"{_mode(TUN)}); as root, run chmod 666 {TUN}, as Debian's udev "
-                    "rules do on an ordinary host")
+            return (f"which you may not open (it is mode {_mode(TUN)}); as root, run "
+                    f"chmod 666 {TUN}, as Debian's udev rules do on an ordinary host")
         if e.errno == errno.ENOENT:
-            return (f"{TUN} does not exist; as root, load the tun module (modprobe tun) "
-                    f"or create the device (mknod -m 666 {TUN} c 10 200)")
-        return f"{TUN} cannot be opened: {e.strerror}"
+            return ("which does not exist; as root, load the tun module (modprobe tun) "
+                    f"or create it (mknod -m 666 {TUN} c 10 200)")
+        return f"which cannot be opened: {e.strerror}"
     return None
 
 
@@ -350,7 +349,9 @@ def choose_mode(run, requested):
             if path is None:
                 reasons.append(f"{program} is not installed (Debian package {package})")
             elif problem:
-                reasons.append(f"{program} cannot run: {problem}")
+                said = any(TUN in r for r in reasons)
+                reasons.append(f"{program} needs it too" if said
+                               else f"{program} needs {TUN}, {problem}")
             elif mode == "pasta" and not default_route():
                 reasons.append(NO_ROUTE)
             else:
@@ -363,7 +364,7 @@ def choose_mode(run, requested):
         path = _need_program(requested, requested)
         problem = tun_problem()
         if problem:
-            raise Fail(f"--net={requested} needs {TUN}: {problem}")
+            raise Fail(f"--net={requested} needs {TUN}, {problem}")
         if requested == "pasta" and not default_route():
             raise Fail(f"--net=pasta cannot work here: {NO_ROUTE}; use --net=slirp4netns")
         return requested, path, []
@@ -598,7 +599,7 @@ def wait_ready(name, pid, fd, log):
     lines = log_text(log)
     why = lines[-1] if lines else "it exited without a message"
     if "tun" in why.lower() and ("denied" in why.lower() or "permitted" in why.lower()):
-        why += f"; {tun_problem() or TUN + ' is not usable'}"
+        why += f"; it needs {TUN}, {tun_problem() or 'which it could not use'}"
     raise Fail(f"{name} could not set up the container's network: {why}")
 
 

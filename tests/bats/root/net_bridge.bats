@@ -139,3 +139,21 @@ veth_of() { sed -n 's|^+ [^ ]*/ip link add \(uncv[0-9]*\) type veth .*|\1|p' "$1
     [ -n "$helpers" ]
     gone $helpers
 }
+
+@test "a /dev/net/tun of mode 0600 (no udev) is named in a user's error, and auto falls back to none" {
+    id unc-test >/dev/null 2>&1 || skip "needs the user unc-test that tests/run creates"
+    # A private mount namespace with its own 0600 tun node: the host's stays as it is.
+    run -0 unshare -m sh -c '
+        mount --make-rprivate / && mount -t tmpfs tmpfs /dev/net &&
+        mknod -m 600 /dev/net/tun c 10 200 && cd / &&
+        runuser -u unc-test -- "$0" --net=slirp4netns true 2>&1
+        echo "status $?"
+        trace=$(runuser -u unc-test -- "$0" --trace --net=auto true 2>&1)
+        echo "status $?"
+        printf "%s\n" "$trace" | grep -e "--net=auto"' "$UNC"
+    assert_line --index 0 "unc: --net=slirp4netns needs /dev/net/tun, which you may not open (it is mode 0600); as root, run chmod 666 /dev/net/tun, as Debian's udev rules do on an ordinary host"
+    assert_line --index 1 "status 125"
+    assert_line --index 2 "status 0"
+    assert_line --index 3 --regexp "needs /dev/net/tun, which you may not open .*: using none$"
+    [ "$(stat -c %a /dev/net/tun)" != 600 ]
+}
