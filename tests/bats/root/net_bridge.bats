@@ -6,6 +6,18 @@
 load ../helpers
 load ../net_helpers
 
+# unc leaves unc0 in place, as Docker leaves docker0; the tests leave the
+# machine as they found it.
+setup_file() {
+    if [ -e /sys/class/net/unc0 ]; then export UNC0_WAS_THERE=1; fi
+}
+
+teardown_file() {
+    if [ "$(id -u)" -eq 0 ] && [ -z "${UNC0_WAS_THERE:-}" ] && [ -e /sys/class/net/unc0 ]; then
+        ip link del unc0
+    fi
+}
+
 setup() {
     [ "$(id -u)" -eq 0 ] || skip "needs root"
     setup_scratch
