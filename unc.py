@@ -70,7 +70,7 @@ Options:
                        [stage mount].
   --net=MODE           Network: none, slirp4netns, pasta, bridge (root), host,
                        or auto: pasta, else slirp4netns, else none [stage net;
-                       default: auto].
+                       default: none, or auto with -p].
   -p SPEC, --publish=SPEC
                        Publish a container port on the host:
                        [IP:]HOSTPORT:CONTAINERPORT[/tcp|/udp] (repeatable)

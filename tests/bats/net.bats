@@ -134,22 +134,34 @@ sigkill_leaves_nothing() {
 
 # ------------------------------------------------------------------ auto
 
-@test "--trace says which mode the default (auto) chose" {
+@test "--trace says which mode auto chose" {
     if command -v pasta >/dev/null && [ -w /dev/net/tun ]; then expected=pasta
     elif command -v slirp4netns >/dev/null && [ -w /dev/net/tun ]; then expected=slirp4netns
     else expected=none
     fi
-    run -0 --separate-stderr "$UNC" --trace true
-    [[ "$stderr" == *"--net=auto: "*": using $expected"* ]]
     run -0 --separate-stderr "$UNC" --trace --net=auto true
-    [[ "$stderr" == *": using $expected"* ]]
+    [[ "$stderr" == *"--net=auto: "*": using $expected"* ]]
+}
+
+@test "the default is --net=none: only lo, no helper started" {
+    run -0 --separate-stderr "$UNC" --trace --rootfs "$ROOTFS" ip -o link
+    assert_equal "${#lines[@]}" 1
+    assert_output --regexp '^1: lo: <LOOPBACK,UP'
+    [[ "$stderr" != *slirp4netns* && "$stderr" != *pasta* ]]
+}
+
+@test "with -p and no --net, the default is auto" {
+    require_helper slirp4netns slirp4netns slirp4netns
+    port=$(free_port)
+    run -0 --separate-stderr "$UNC" --trace --rootfs "$ROOTFS" -p "127.0.0.1:$port:80" true
+    [[ "$stderr" == *"--net=auto: "*": using "* ]]
 }
 
 @test "without a default route (an offline host) auto skips pasta, and --net=pasta says why" {
     require_helper pasta pasta passt
     require_helper slirp4netns slirp4netns slirp4netns
     # A network namespace of the test's own, with only lo, stands for the host.
-    run -0 --separate-stderr unshare -Urn "$UNC" --trace true
+    run -0 --separate-stderr unshare -Urn "$UNC" --trace --net=auto true
     [[ "$stderr" == *"--net=auto: "*"the host has no default route"*": using slirp4netns"* ]]
     run -125 --separate-stderr unshare -Urn "$UNC" --net=pasta true
     assert_equal "$stderr" "unc: --net=pasta cannot work here: pasta copies the host's address and default route, and the host has no default route; use --net=slirp4netns"

@@ -137,7 +137,8 @@ def test_publish_errors_say_what_to_do(err, words):
 def test_flags_and_options():
     assert net.CLONE_FLAGS == kernel.CLONE_NEWNET
     assert net.OPTIONS == ("--net", "--publish")
-    assert net.DEFAULT_MODE == "auto" and net.AUTO_ORDER == ("pasta", "slirp4netns")
+    assert net.DEFAULT_MODE == "none" and net.AUTO_ORDER == ("pasta", "slirp4netns")
+    assert net.PUBLISH_MODE == "auto"
 
 
 @pytest.mark.parametrize("option", ["--net=MODE", "-p SPEC, --publish=SPEC", "[-p SPEC]..."])
