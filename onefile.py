@@ -170,3 +170,23 @@ def rmtree(path):
         os.rmdir(path)
     except FileNotFoundError:
         pass
+
+
+def clean_environ(environ, frozen):
+    """The caller's environment without what the one-file launcher added,
+    for every program unc starts (the command, network helpers).
+
+    The launcher prepends its unpack directory to LD_LIBRARY_PATH (keeping
+    the caller's value in LD_LIBRARY_PATH_ORIG) and sets _PYI_* and _MEI*
+    variables for itself; no program unc starts may see them.
+    """
+    env = dict(environ)
+    original = env.pop("LD_LIBRARY_PATH_ORIG", None)
+    if original is not None:
+        env["LD_LIBRARY_PATH"] = original
+    elif frozen:
+        env.pop("LD_LIBRARY_PATH", None)
+    for name in list(env):
+        if name.startswith(("_PYI_", "_MEI")):
+            del env[name]
+    return env

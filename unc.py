@@ -39,6 +39,8 @@ if not getattr(sys, "frozen", False):
     if _here not in sys.path:
         sys.path.insert(0, _here)
 
+import onefile  # noqa: E402  (found through the path above)
+
 VERSION = "0.1.0"
 
 USAGE = """\
@@ -499,7 +501,7 @@ def _pid1(run, report_w, go_r):
         for stage in run.stages:
             if hasattr(stage, "container_setup"):
                 stage.container_setup(run)
-        env = container_env(os.environ, getattr(sys, "frozen", False))
+        env = onefile.clean_environ(os.environ, getattr(sys, "frozen", False))
         argv = run.argv or [env.get("SHELL") or "/bin/sh"]
 
         def start_command():
@@ -571,25 +573,6 @@ def take_terminal():
         os.tcsetpgrp(0, os.getpgrp())
     finally:
         signal.signal(signal.SIGTTOU, old)
-
-
-def container_env(environ, frozen):
-    """The caller's environment without what the frozen runtime added.
-
-    PyInstaller's launcher prepends its unpack directory to LD_LIBRARY_PATH
-    (keeping the caller's value in LD_LIBRARY_PATH_ORIG) and sets _PYI_* and
-    _MEI* variables for itself; programs in the container must not see them.
-    """
-    env = dict(environ)
-    original = env.pop("LD_LIBRARY_PATH_ORIG", None)
-    if original is not None:
-        env["LD_LIBRARY_PATH"] = original
-    elif frozen:
-        env.pop("LD_LIBRARY_PATH", None)
-    for name in list(env):
-        if name.startswith(("_PYI_", "_MEI")):
-            del env[name]
-    return env
 
 
 def execute(run, argv, env, report_w, shell_fallback=False):

@@ -142,8 +142,10 @@ import select
 import signal
 import socket
 import struct
+import sys
 
 import kernel
+import onefile
 from kernel import CLONE_NEWNET
 from stages import Fail, mount
 
@@ -513,19 +515,6 @@ def host_setup(run):
         setup_bridge(run)
 
 
-def helper_env(environ):
-    """The environment for a program unc starts on the host: the caller's,
-    without the LD_LIBRARY_PATH and _PYI_/_MEI variables that PyInstaller's
-    launcher set for unc itself."""
-    env = {k: v for k, v in environ.items() if not k.startswith(("_PYI_", "_MEI"))}
-    original = env.pop("LD_LIBRARY_PATH_ORIG", None)
-    if original is not None:
-        env["LD_LIBRARY_PATH"] = original
-    elif "_MEIPASS2" in environ or "_PYI_ARCHIVE_FILE" in environ:
-        env.pop("LD_LIBRARY_PATH", None)
-    return env
-
-
 def fork_tied():
     """fork(); the child dies with unc, however unc dies, and starts with
     the signal dispositions of a fresh process. Returns fork()'s value."""
@@ -573,7 +562,8 @@ def spawn(run, argv, fds=()):
             # Nothing else of unc's leaks into the helper (fd 3 of a bats
             # test, the container's pipes).
             os.closerange(3 + len(high), os.sysconf("SC_OPEN_MAX"))
-            os.execve(argv[0], argv, helper_env(os.environ))
+            os.execve(argv[0], argv, onefile.clean_environ(
+                os.environ, getattr(sys, "frozen", False)))
         except BaseException:
             os._exit(127)
     run.trace(f"{' '.join(argv)}  (host pid {pid})")

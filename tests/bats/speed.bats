@@ -20,8 +20,9 @@ teardown() { teardown_scratch; }
     if "$UNC" stages | grep -q '^mount '; then
         args=(--stage=mount --rootfs "$ROOTFS")
     fi
-    run -0 "$PYTHON" "$BATS_TEST_DIRNAME/startratio.py" 3 15 \
+    run "$PYTHON" "$BATS_TEST_DIRNAME/startratio.py" 3 15 \
         "$UNC" "${args[@]}" /bin/true -- \
         "$PYTHON" -S -I "$SCRATCH/src/unc.py" "${args[@]}" /bin/true
     echo "# ${args[*]}: $output" >&3
+    [ "$status" -eq 0 ]
 }

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+import onefile
 import unc
 from stages import ORDER, Fail
 
@@ -83,25 +84,25 @@ def test_wait_status_maps_to_shell_status(status, code):
     assert unc.exit_status(status) == code
 
 
-def test_container_env_restores_ld_library_path():
+def test_clean_environ_restores_ld_library_path():
     env = {"LD_LIBRARY_PATH": "/tmp/_MEI1:/caller", "LD_LIBRARY_PATH_ORIG": "/caller",
            "_PYI_APPLICATION_HOME_DIR": "/tmp/_MEI1", "_MEIPASS2": "x", "HOME": "/h"}
-    assert unc.container_env(env, frozen=True) == {"LD_LIBRARY_PATH": "/caller", "HOME": "/h"}
+    assert onefile.clean_environ(env, frozen=True) == {"LD_LIBRARY_PATH": "/caller", "HOME": "/h"}
 
 
-def test_container_env_drops_the_launchers_path_when_caller_had_none():
+def test_clean_environ_drops_the_launchers_path_when_caller_had_none():
     env = {"LD_LIBRARY_PATH": "/tmp/_MEI1", "PATH": "/bin"}
-    assert unc.container_env(env, frozen=True) == {"PATH": "/bin"}
+    assert onefile.clean_environ(env, frozen=True) == {"PATH": "/bin"}
 
 
-def test_container_env_keeps_ld_library_path_unfrozen():
+def test_clean_environ_keeps_ld_library_path_unfrozen():
     env = {"LD_LIBRARY_PATH": "/mine"}
-    assert unc.container_env(env, frozen=False) == env
+    assert onefile.clean_environ(env, frozen=False) == env
 
 
-def test_container_env_does_not_change_the_input():
+def test_clean_environ_does_not_change_the_input():
     env = {"LD_LIBRARY_PATH_ORIG": "/x"}
-    unc.container_env(env, frozen=True)
+    onefile.clean_environ(env, frozen=True)
     assert env == {"LD_LIBRARY_PATH_ORIG": "/x"}
 
 

@@ -355,16 +355,6 @@ def test_pasta_arguments_without_ports_forward_nothing():
     assert ["--dns-forward", "169.254.1.1"] == args[args.index("--dns-forward"):][:2]
 
 
-def test_helper_env_drops_what_pyinstaller_added():
-    env = net.helper_env({"PATH": "/bin", "LD_LIBRARY_PATH": "/tmp/_MEI1",
-                          "LD_LIBRARY_PATH_ORIG": "/opt/lib", "_MEIPASS2": "/tmp/_MEI1",
-                          "_PYI_ARCHIVE_FILE": "/x", "HOME": "/h"})
-    assert env == {"PATH": "/bin", "LD_LIBRARY_PATH": "/opt/lib", "HOME": "/h"}
-    env = net.helper_env({"LD_LIBRARY_PATH": "/tmp/_MEI1", "_PYI_ARCHIVE_FILE": "/x"})
-    assert env == {}
-    assert net.helper_env({"LD_LIBRARY_PATH": "/mine"}) == {"LD_LIBRARY_PATH": "/mine"}
-
-
 def test_log_text_drops_syslog_noise():
     fd = os.memfd_create("t")
     os.write(fd, b"Failed to send 47 bytes to syslog\n\nCouldn't open tun: Permission denied\n")
