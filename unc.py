@@ -126,9 +126,54 @@ class Run:
 
 # ---------------------------------------------------------------- errors
 
+def one_line(text):
+    """`text` fit for one line of a terminal: control characters (a newline
+    in a file name) and bytes that are not UTF-8 come out escaped."""
+    raw = text.encode(errors="surrogateescape").decode(errors="backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
+
+
 def die(message, status=125):
-    os.write(2, b"unc: " + message.encode(errors="backslashreplace") + b"\n")
+    try:
+        os.write(2, b"unc: " + one_line(message).encode() + b"\n")
+    except OSError:
+        pass                              # stderr closed: the status must do
     sys.exit(status)
+
+
+def write_out(text, closed=()):
+    """Print what the user asked for (help, version, stages) on stdout."""
+    if 1 in closed:
+        die("cannot write to stdout: it is closed")
+    try:
+        os.write(1, text.encode())
+    except BrokenPipeError:
+        pass                              # `unc --help | head -1`
+    except OSError as e:
+        die(f"cannot write to stdout: {e.strerror}")
+
+
+def keep_std_fds():
+    """Hold 0, 1 and 2 open for as long as unc runs; return those that were
+    closed when unc started.
+
+    A closed standard fd would be reused by the next pipe unc makes, and
+    the container's command would then write into unc's own pipe. They are
+    held with /dev/null and closed again just before the command starts, so
+    it sees them closed, as it would without unc.
+    """
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+    for fd in closed:
+        null = os.open("/dev/null", os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    return closed
 
 
 def exit_status(wait_status):
@@ -148,8 +193,7 @@ def parse(argv):
     except DocoptExit as e:
         first = str(e).splitlines()[0] if str(e) else "bad usage"
         if first.startswith("Warning: found unmatched"):
-            bad = [a for a in argv if a.startswith("-") and a != "--"]
-            first = f"unknown or repeated option among {' '.join(bad) or argv}"
+            first = unmatched(first)
         raise Fail(f"{first}; see 'unc --help'")
     opts = dict(opts)
     if opts["COMMAND"] is not None:
@@ -157,10 +201,26 @@ def parse(argv):
     return opts
 
 
+def unmatched(message):
+    """docopt's "found unmatched (duplicate?) arguments [Option(None,
+    '--bogus', 0, True), Argument(None, 'x')]" said for people."""
+    words = []
+    for item in message.partition("[")[2].rstrip("]").split("), "):
+        kind, _, fields = item.partition("(")
+        parts = [f.strip(" )'\"") for f in fields.split(",")]
+        if kind.strip() == "Option":
+            words.append(f"option {parts[1] if parts[1] != 'None' else parts[0]}")
+        elif len(parts) > 1:
+            words.append(f"argument {parts[1]!r}")
+    what = ", ".join(words) or "arguments"
+    return f"unknown, misplaced or repeated {what}"
+
+
 def select_stages(name):
     """The modules of every stage up to and including `name`."""
     from stages import ORDER, Fail
-    name = name or ORDER[-1]
+    if name is None:
+        name = ORDER[-1]
     if name not in ORDER:
         raise Fail(f"unknown stage {name!r}; valid stages: {', '.join(ORDER)}")
     chosen = ORDER[:ORDER.index(name) + 1]
@@ -198,6 +258,8 @@ def check_stage_options(opts, stages):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    # First of all: any file unc opens would otherwise take a closed 0, 1 or 2.
+    closed = keep_std_fds()
     if getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS"):
         _onefile_start(sys._MEIPASS)
     from stages import Fail
@@ -205,18 +267,18 @@ def main(argv=None):
     try:
         opts = parse(argv)
         if opts["--help"]:
-            sys.stdout.write(USAGE)
+            write_out(USAGE, closed)
             return 0
         if opts["--version"]:
-            sys.stdout.write(f"unc {VERSION}\n")
+            write_out(f"unc {VERSION}\n", closed)
             return 0
         if opts["stages"]:
-            for stage in all_stages():
-                sys.stdout.write(f"{stage.NAME:<10}{stage.SUMMARY}\n")
+            write_out("".join(f"{s.NAME:<10}{s.SUMMARY}\n" for s in all_stages()), closed)
             return 0
         stages = select_stages(opts["--stage"])
         check_stage_options(opts, stages)
         run = Run(opts, stages)
+        run.closed = closed
         for stage in stages:
             run.flags |= getattr(stage, "CLONE_FLAGS", 0)
         for stage in stages:
@@ -229,9 +291,10 @@ def main(argv=None):
         return 130
     except Exception as e:
         if debug:
-            raise
-        die(f"internal error: {e.__class__.__name__}: {e}; rerun with --debug "
-            "and report it")
+            import traceback
+            traceback.print_exc()
+        die(f"internal error: {e.__class__.__name__}: {e}; "
+            + ("please report it" if debug else "rerun with --debug and report it"))
 
 
 # The one-file runtime's mark on its unpack directory (see onefile.py); an
@@ -272,8 +335,9 @@ def start(run):
     # Orphans of our own subtree come to us instead of the host's init: the
     # container's PID 1 does, once the unsharer has exited.
     kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
     unsharer = os.fork()
     if unsharer == 0:
         os.close(report_r)
@@ -483,8 +547,7 @@ def _unsharer(run, report_w, go_r):
 
 
 def _report(fd, status, message):
-    line = f"{status} {message}".replace("\n", " ") + "\n"
-    os.write(fd, line.encode(errors="backslashreplace"))
+    os.write(fd, f"{status} {one_line(message)}\n".encode())
 
 
 # ------------------------------------------------- inside: PID 1
@@ -502,6 +565,7 @@ def _pid1(run, report_w, go_r):
             if hasattr(stage, "container_setup"):
                 stage.container_setup(run)
         env = onefile.clean_environ(os.environ, getattr(sys, "frozen", False))
+        env["PATH"] = root_path(env.get("PATH"))
         argv = run.argv or [env.get("SHELL") or "/bin/sh"]
 
         def start_command():
@@ -575,6 +639,14 @@ def take_terminal():
         signal.signal(signal.SIGTTOU, old)
 
 
+def root_path(path):
+    """The command's PATH: the caller's, then the standard directories it
+    lacks. The command runs as root, whose PATH has the sbin directories a
+    user's lacks (Debian gives users none; busybox keeps ip and httpd there)."""
+    dirs = [d for d in (path or "").split(":") if d]
+    return ":".join(dirs + [d for d in DEFAULT_PATH.split(":") if d not in dirs])
+
+
 def execute(run, argv, env, report_w, shell_fallback=False):
     """execve COMMAND as execvp(3) would, and report why it failed.
 
@@ -582,7 +654,11 @@ def execute(run, argv, env, report_w, shell_fallback=False):
     executed (EACCES, ENOEXEC, ...), like a shell.
     """
     command = argv[0]
-    if "/" in command:
+    for fd in getattr(run, "closed", ()):
+        os.close(fd)                  # closed when unc started: closed for COMMAND
+    if not command:
+        candidates = []
+    elif "/" in command:
         candidates = [command]
     else:
         candidates = [os.path.join(d or ".", command)
@@ -602,8 +678,10 @@ def execute(run, argv, env, report_w, shell_fallback=False):
         except OSError as e:
             found = found or e
     if found is None:
-        where = "" if "/" in command else " in PATH"
-        _report(report_w, 127, f"{command}: command not found{where} in the container")
+        where = ("" if not command or "/" in command
+                 else f"'s PATH ({env.get('PATH', DEFAULT_PATH)})")
+        _report(report_w, 127, f"{command!r}: command not found in the container{where}"
+                if not command else f"{command}: command not found in the container{where}")
         os._exit(127)
     _report(report_w, 126, f"{command}: cannot execute: {found.strerror}")
     os._exit(126)
@@ -619,7 +697,8 @@ def leave(status):
     collector) do not run: cleaning up is the stages' cleanup hooks' job."""
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:    # None: the fd was closed when unc started
+                stream.flush()
         except (OSError, ValueError):
             pass                      # a reader that went away (`unc --help | true`)
     os._exit(status if isinstance(status, int) else 125)

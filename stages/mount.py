@@ -170,11 +170,18 @@ class Op:
         raise NotImplementedError
 
     def explain(self, err):
-        if err.errno in (13, 30) and getattr(self, "dest", None):      # EACCES, EROFS
-            return (f"cannot create the mount point {self.dest} in the container: "
+        dest = getattr(self, "dest", None)
+        if err.errno in (13, 30) and dest:                              # EACCES, EROFS
+            return (f"cannot create the mount point {dest} in the container: "
                     f"{err.strerror}; create it in the root filesystem first (without "
                     "--rootfs the host's / is read-only: mount onto an existing path)")
-        return f"{self.describe()} failed: {err.strerror}"
+        if err.errno == 20 and dest:                                    # ENOTDIR
+            return (f"cannot mount on {dest} in the container: one of the source and "
+                    "the destination is a directory and the other is not; use a "
+                    "destination of the same kind as the source")
+        # The staging directory means nothing to the user: show container paths.
+        step = self.describe().replace(f'"{NEWROOT}/', '"/').replace(f'"{NEWROOT}"', '"/"')
+        return f"{step} failed: {err.strerror}"
 
     def __repr__(self):
         return f"<{self.describe()}>"
@@ -546,13 +553,17 @@ def _depth(path):
 
 
 def prepare(run):
-    rootfs = run.opts.get("--rootfs")
+    rootfs = given = run.opts.get("--rootfs")
     if rootfs is not None:
+        if not rootfs:
+            raise Fail("invalid --rootfs '': give the directory to use as the root")
         if not rootfs.startswith("/"):
             rootfs = os.path.abspath(rootfs)
             run.opts["--rootfs"] = rootfs
+        if not os.path.exists(rootfs):
+            raise Fail(f"invalid --rootfs {given!r}: it does not exist")
         if not os.path.isdir(rootfs):
-            raise Fail(f"invalid --rootfs {run.opts['--rootfs']!r}: not a directory")
+            raise Fail(f"invalid --rootfs {given!r}: not a directory")
     elif run.opts.get("--read-only"):
         raise Fail("--read-only needs --rootfs: without it the host's / is read-only already")
     try:

@@ -32,7 +32,7 @@ _ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345
 
 
 def valid_hostname(name):
-    return (0 < len(name.encode()) <= 64 and set(name) <= _ALLOWED
+    return (set(name) <= _ALLOWED and 0 < len(name) <= 64
             and name[0] not in "-." and name[-1] not in "-."
             and ".." not in name)
 
@@ -42,7 +42,7 @@ def prepare(run):
     if name is None:
         name = "unc"
     if not valid_hostname(name):
-        raise Fail(f"invalid --hostname {name!r}: use 1 to 64 letters, digits, "
+        raise Fail(f"invalid --hostname {name!r}: use 1 to 64 ASCII letters, digits, "
                    "'-' and '.', not starting or ending with '-' or '.'")
     run.hostname = name
 

@@ -165,7 +165,12 @@ teardown() { teardown_scratch; }
     run -125 --separate-stderr "$UNC" --rootfs "$ROOTFS" --tmpfs relative true
     assert_equal "$stderr" "unc: invalid --tmpfs 'relative': the destination must be an absolute path"
     run -125 --separate-stderr "$UNC" --rootfs "$SCRATCH/missing" true
-    [[ "$stderr" == "unc: invalid --rootfs"*"not a directory" ]]
+    assert_equal "$stderr" "unc: invalid --rootfs '$SCRATCH/missing': it does not exist"
+    touch "$SCRATCH/file"
+    run -125 --separate-stderr "$UNC" --rootfs "$SCRATCH/file" true
+    assert_equal "$stderr" "unc: invalid --rootfs '$SCRATCH/file': not a directory"
+    run -125 --separate-stderr "$UNC" --rootfs= true
+    assert_equal "$stderr" "unc: invalid --rootfs '': give the directory to use as the root"
     [ ! -e "$ROOTFS/x" ] && [ ! -e "$ROOTFS/relative" ]
 }
 
@@ -266,4 +271,9 @@ teardown() { teardown_scratch; }
     refute_output "$host_ipc"
     run -0 "$UNC" --stage=uts readlink /proc/self/ns/ipc
     assert_output "$host_ipc"
+}
+
+@test "a directory bound onto a file is explained with container paths (125)" {
+    run -125 --separate-stderr "$UNC" --rootfs "$ROOTFS" -v "$SCRATCH:/etc/passwd" true
+    assert_equal "$stderr" "unc: cannot mount on /etc/passwd in the container: one of the source and the destination is a directory and the other is not; use a destination of the same kind as the source"
 }

@@ -185,7 +185,7 @@ sigkill_leaves_nothing() {
     port=$(free_port)
     start_unc "$SCRATCH/log" --trace --net=slirp4netns -p "127.0.0.1:$port:80" \
         --rootfs "$ROOTFS" -v "$SCRATCH/www:/var/www:ro" httpd -f -p 80 -h /var/www
-    run -0 retry 100 curl -fsS "http://127.0.0.1:$port/"
+    run -0 retry 100 curl -fs "http://127.0.0.1:$port/"
     assert_output "served by the container $BATS_TEST_NUMBER"
     grep -q '"add_hostfwd"' "$SCRATCH/log"
     helpers=$(helper_pids "$SCRATCH/log" slirp4netns)
@@ -275,7 +275,7 @@ for _ in range(100):
     port=$(free_port)
     start_unc "$SCRATCH/log" --trace --net=pasta -p "127.0.0.1:$port:80" \
         --rootfs "$ROOTFS" -v "$SCRATCH/www:/var/www:ro" httpd -f -p 80 -h /var/www
-    run -0 retry 100 curl -fsS "http://127.0.0.1:$port/"
+    run -0 retry 100 curl -fs "http://127.0.0.1:$port/"
     assert_output "served by the container $BATS_TEST_NUMBER"
     grep -q -- "-t 127.0.0.1/$port:80" "$SCRATCH/log"
     helpers=$(helper_pids "$SCRATCH/log" pasta)

@@ -281,7 +281,7 @@ print("state", state)
     run -0 "$UNC" --init true
     run -7 "$UNC" --init sh -c 'exit 7'
     run -127 --separate-stderr "$UNC" --init no-such-command-xyz
-    [ "$stderr" = "unc: no-such-command-xyz: command not found in PATH in the container" ]
+    [[ "$stderr" == "unc: no-such-command-xyz: command not found in the container's PATH ("*")" ]]
     run -126 --separate-stderr "$UNC" --init /etc/passwd
     [ "$stderr" = "unc: /etc/passwd: cannot execute: Permission denied" ]
     run -125 --separate-stderr "$UNC" --init --stage=bogus true

@@ -112,3 +112,38 @@ def test_trace_writes_to_stderr_only_when_asked(capfd):
     out, err = capfd.readouterr()
     assert out == ""
     assert err == "+ unshare(CLONE_NEWUSER)\n"
+
+
+@pytest.mark.parametrize("text, line", [
+    ("plain", "plain"),
+    ("a\nb", "a\\nb"),
+    ("tab\there", "tab\\there"),
+    ("bad\udcffbyte", "bad\\xffbyte"),
+    ("caf\u00e9", "caf\u00e9"),
+])
+def test_one_line_escapes_what_would_break_a_line(text, line):
+    assert unc.one_line(text) == line
+
+
+def test_unmatched_names_the_offending_words():
+    message = ("Warning: found unmatched (duplicate?) arguments "
+               "[Option(None, '--bogus', 0, True), Argument(None, 'extra')]")
+    assert unc.unmatched(message) == \
+        "unknown, misplaced or repeated option --bogus, argument 'extra'"
+    short = "Warning: found unmatched (duplicate?) arguments [Option('-v', '--volume', 1, 'c:d')]"
+    assert unc.unmatched(short) == "unknown, misplaced or repeated option --volume"
+
+
+@pytest.mark.parametrize("path, result", [
+    (None, unc.DEFAULT_PATH),
+    ("", unc.DEFAULT_PATH),
+    ("/usr/bin:/bin", "/usr/bin:/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin"),
+    ("/opt/x:/usr/sbin", "/opt/x:/usr/sbin:/usr/local/sbin:/usr/local/bin:/usr/bin:/sbin:/bin"),
+])
+def test_root_path_adds_the_standard_directories_last(path, result):
+    assert unc.root_path(path) == result
+
+
+def test_empty_stage_name_is_refused():
+    with pytest.raises(Fail, match="unknown stage ''"):
+        unc.select_stages("")

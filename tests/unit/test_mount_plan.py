@@ -129,7 +129,14 @@ def test_prepare_rejects_missing_rootfs_and_read_only_without_rootfs(tmp_path):
         flags = 0
     run = Run()
     run.opts = opts(rootfs=str(tmp_path / "missing"))
+    with pytest.raises(Fail, match="does not exist"):
+        mount.prepare(run)
+    (tmp_path / "file").write_text("")
+    run.opts = opts(rootfs=str(tmp_path / "file"))
     with pytest.raises(Fail, match="not a directory"):
+        mount.prepare(run)
+    run.opts = opts(rootfs="")
+    with pytest.raises(Fail, match="invalid --rootfs ''"):
         mount.prepare(run)
     run.opts = opts(read_only=True)
     with pytest.raises(Fail, match="--read-only needs --rootfs"):

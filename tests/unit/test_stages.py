@@ -49,7 +49,7 @@ def test_valid_hostnames(name):
 
 
 @pytest.mark.parametrize("name", ["", "x" * 65, "-a", "a-", ".a", "a.", "a..b",
-                                  "a_b", "a b", "a\nb", "é"])
+                                  "a_b", "a b", "a\nb", "é", "a\udcff"])
 def test_invalid_hostnames(name):
     assert not uts.valid_hostname(name)
 

@@ -56,7 +56,7 @@ veth_of() { sed -n 's|^+ [^ ]*/ip link add \(uncv[0-9]*\) type veth .*|\1|p' "$1
     retry 100 grep -q 'execve /.*httpd' "$SCRATCH/log"
     address=$(address_of "$SCRATCH/log")
     [ -n "$address" ]
-    run -0 retry 100 curl -fsS "http://$address/"
+    run -0 retry 100 curl -fs "http://$address/"
     assert_output "served by the container $BATS_TEST_NUMBER"
 
     port=$(free_port)
@@ -106,7 +106,7 @@ veth_of() { sed -n 's|^+ [^ ]*/ip link add \(uncv[0-9]*\) type veth .*|\1|p' "$1
     port=$(free_port)
     start_unc "$SCRATCH/log" --trace --rootfs "$ROOTFS" --net=bridge \
         -p "127.0.0.1:$port:80" -v "$SCRATCH/www:/var/www:ro" httpd -f -p 80 -h /var/www
-    run -0 retry 100 curl -fsS "http://127.0.0.1:$port/"
+    run -0 retry 100 curl -fs "http://127.0.0.1:$port/"
     assert_output "served by the container $BATS_TEST_NUMBER"
     forwarder=$(sed -n 's|^+ port forwarder started (pid \([0-9]*\))$|\1|p' "$SCRATCH/log")
     [ -n "$forwarder" ]
