@@ -140,8 +140,12 @@ import fcntl
 import os
 import select
 import signal
-import socket
 import struct
+
+# The C module under socket.py, for the two calls the container side makes:
+# socket.py converts its constants into enums at import, 1.5 ms of every
+# start. The host-side paths that need more import socket when they run.
+import _socket
 import sys
 
 import kernel
@@ -222,7 +226,7 @@ def parse_publish(spec):
     else:
         raise bad("expected two or three fields separated by ':'")
     try:
-        socket.inet_pton(socket.AF_INET, host_ip)
+        _socket.inet_pton(_socket.AF_INET, host_ip)
     except OSError:
         raise bad(f"{host_ip!r} is not an IPv4 address") from None
     numbers = []
@@ -247,6 +251,7 @@ def parse_publishes(specs):
 
 def bind_host_port(p):
     """A socket bound to the published host port; Fail naming the port."""
+    import socket
     kind = socket.SOCK_STREAM if p.proto == "tcp" else socket.SOCK_DGRAM
     s = socket.socket(socket.AF_INET, kind)
     if p.proto == "tcp":
@@ -663,7 +668,8 @@ def slirp_sandbox_works(resolv_conf=RESOLV_CONF):
 
 def slirp_hostfwd(run, path, p):
     """Publish a port through slirp4netns' API socket (one request a connection)."""
-    import json     # only here; unc itself never changes its root
+    import json     # only here, on the host: unc itself never changes its root
+    import socket
     request = json.dumps({"execute": "add_hostfwd", "arguments": {
         "proto": p.proto, "host_addr": p.host_ip, "host_port": p.host_port,
         "guest_addr": SLIRP_ADDRESS, "guest_port": p.port}})
@@ -855,6 +861,7 @@ class Forwarder:
                     self.receive(s)
 
     def accept(self, listener):
+        import socket
         p = self.listeners[listener]
         if p.proto == "udp":
             return self.udp_request(listener, p)
@@ -871,6 +878,7 @@ class Forwarder:
             self.peer[a], self.out[a] = b, bytearray()
 
     def flush(self, s):
+        import socket
         if s in self.connecting:
             self.connecting.discard(s)
             if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
@@ -902,6 +910,7 @@ class Forwarder:
 
     def shut(self, s):
         """No more data for s: half-close it; close the pair when both ended."""
+        import socket
         try:
             s.shutdown(socket.SHUT_WR)
         except OSError:
@@ -918,6 +927,7 @@ class Forwarder:
                 x.close()
 
     def udp_request(self, listener, p):
+        import socket
         try:
             data, client = listener.recvfrom(65536)
         except OSError:
@@ -955,11 +965,14 @@ def container_setup(run):
 
 def loopback_up(run):
     """ifconfig lo up: read the flags of lo, set them again with IFF_UP."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         request = struct.pack(IFREQ, b"lo", 0)
-        flags = struct.unpack(IFREQ, fcntl.ioctl(s, SIOCGIFFLAGS, request))[1]
+        flags = struct.unpack(IFREQ, fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, request))[1]
         run.trace(f'ioctl(SIOCSIFFLAGS, "lo", {flags:#x}|IFF_UP)')
-        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack(IFREQ, b"lo", flags | IFF_UP))
+        fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack(IFREQ, b"lo", flags | IFF_UP))
+    finally:
+        s.close()
 
 
 # ------------------------------------------------------------- cleanup
