@@ -277,3 +277,17 @@ teardown() { teardown_scratch; }
     run -125 --separate-stderr "$UNC" --rootfs "$ROOTFS" -v "$SCRATCH:/etc/passwd" true
     assert_equal "$stderr" "unc: cannot mount on /etc/passwd in the container: one of the source and the destination is a directory and the other is not; use a destination of the same kind as the source"
 }
+
+@test "with its own network namespace the container gets a fresh sysfs that shows it" {
+    run -0 "$UNC" --rootfs "$ROOTFS" sh -c 'grep " /sys " /proc/self/mounts; ls /sys/class/net'
+    assert_line --index 0 --regexp '^sysfs /sys sysfs ro,nosuid,nodev,noexec'
+    assert_line --index 1 "lo"
+    assert_equal "${#lines[@]}" 2
+}
+
+@test "at --stage=mount (the host's network) /sys is the host's, bound read-only" {
+    run -0 "$UNC" --stage=mount --rootfs "$ROOTFS" sh -c 'grep " /sys " /proc/self/mounts; ls /sys/class/net'
+    assert_line --index 0 --regexp '^sysfs /sys sysfs ro[,]'
+    assert_output --partial "$(ls /sys/class/net | grep -v '^lo$' | head -n 1)"
+    run -1 "$UNC" --stage=mount --rootfs "$ROOTFS" touch /sys/kernel/x
+}
