@@ -317,6 +317,7 @@ def start(run):
     import kernel
     from stages import Fail
 
+    check_proc()
     if run.opts.get("--init"):
         # Imported here, on the host: once the container's root has changed,
         # a one-file binary cannot import anything new.
@@ -388,6 +389,21 @@ def start(run):
         code, _, text = problem.partition(" ")
         raise Fail(text, int(code))
     return status
+
+
+def check_proc():
+    """unc finds its container's processes in /proc by the pids fork(2)
+    returns; that /proc must show unc's own PID namespace."""
+    from stages import Fail
+    try:
+        seen = os.readlink("/proc/self")
+    except OSError as e:
+        raise Fail(f"cannot read /proc/self ({e.strerror}): unc needs /proc mounted") from None
+    if seen != str(os.getpid()):
+        raise Fail("this /proc belongs to another PID namespace than unc's (inside a "
+                   "container without a /proc of its own, such as unc --stage=uts), so "
+                   "unc cannot find its container's processes there; nest unc in a "
+                   "container with its own /proc (--stage=mount or later)")
 
 
 class _Reader:

@@ -197,3 +197,15 @@ load helpers
     assert_output "unc - run a command in an unprivileged Linux container."
     [ -z "$stderr" ]
 }
+
+@test "nested in a container without its own /proc, unc says why it cannot work (125)" {
+    run -125 --separate-stderr "$UNC" --stage=uts "$UNC" --stage=user_pid true
+    [[ "$stderr" == "unc: this /proc belongs to another PID namespace than unc's"*"--stage=mount or later)" ]]
+}
+
+@test "nested in a container with its own /proc, unc works" {
+    # The binary's directory is under the host's /tmp, which the container
+    # covers with a tmpfs of its own: bind it onto /mnt.
+    run -0 "$UNC" -v "$(dirname "$UNC"):/mnt:ro" /mnt/unc --stage=uts sh -c 'echo $$; hostname'
+    assert_output $'1\nunc'
+}
