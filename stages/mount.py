@@ -71,6 +71,7 @@ Try it
 """
 
 import os
+import stat
 
 import kernel
 from kernel import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, MNT_DETACH, MS_BIND,
@@ -461,9 +462,48 @@ def _open_in_root(root, path):
         return kernel.openat2(root, path.lstrip("/") or ".", O_PATH | os.O_CLOEXEC,
                               kernel.RESOLVE_IN_ROOT | kernel.RESOLVE_NO_MAGICLINKS)
     except OSError as e:
+        if e.errno == 38:                         # ENOSYS: Linux before 5.6
+            return walk_in_root(root, path)
         if e.errno == 2:
             raise FileNotFoundError(2, "No such file or directory", path) from None
         raise
+
+
+def walk_in_root(root, path):
+    """What RESOLVE_IN_ROOT does, one component at a time, for old kernels.
+
+    Each component is opened O_PATH|O_NOFOLLOW relative to the directory
+    before it; a symlink is read and its target walked instead, an absolute
+    one from `root`; '..' never climbs above `root`.
+    """
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    stack = [os.dup(root)]                  # the directories walked so far
+    links = 0
+    try:
+        while parts:
+            name = parts.pop(0)
+            if name == "..":
+                if len(stack) > 1:
+                    os.close(stack.pop())
+                continue
+            fd = os.open(name, O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1])
+            if not stat.S_ISLNK(os.fstat(fd).st_mode):
+                stack.append(fd)
+                continue
+            os.close(fd)
+            links += 1
+            if links > 40:
+                raise OSError(40, "Too many levels of symbolic links", path)
+            target = os.readlink(name, dir_fd=stack[-1])
+            if target.startswith("/"):
+                while len(stack) > 1:
+                    os.close(stack.pop())
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+        return os.dup(stack[-1])
+    finally:
+        for fd in stack:
+            os.close(fd)
+
 
 
 def _target(ctx, dest, directory=True):

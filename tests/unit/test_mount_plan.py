@@ -178,3 +178,73 @@ def test_pivot_root_falls_back_to_move_and_chroot(monkeypatch):
     assert ("chroot", ".") in calls
     assert not any(c[0] == "umount2" for c in calls)
     assert "initramfs" in traced[0]
+
+
+def _hostile_tree(tmp_path):
+    """A root with an absolute symlink, a '..' symlink and a loop, and a
+    directory outside the root that they all point at."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "etc").mkdir(parents=True)
+    (root / "real" / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (root / "abs").symlink_to(str(outside))
+    (root / "up").symlink_to("../../../../../..")
+    (root / "rel").symlink_to("real/sub")
+    (root / "loop").symlink_to("loop")
+    (root / str(outside).lstrip("/")).mkdir(parents=True)
+    return root, outside
+
+
+def _where(fd):
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("path, inside", [
+    ("/abs", "{outside}"),
+    ("abs", "{outside}"),
+    ("/up/etc", "/etc"),
+    ("/../../etc", "/etc"),
+    ("/rel/..", "/real"),
+    ("/real/sub/../../etc", "/etc"),
+    ("/", ""),
+])
+def test_walk_in_root_stays_inside_like_openat2(tmp_path, path, inside):
+    root, outside = _hostile_tree(tmp_path)
+    expected = str(root) + inside.format(outside=outside)
+    rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        assert _where(mount.walk_in_root(rootfd, path)) == expected
+        # The kernel's own RESOLVE_IN_ROOT agrees.
+        assert _where(mount._open_in_root(rootfd, path)) == expected
+    finally:
+        os.close(rootfd)
+
+
+def test_walk_in_root_refuses_loops_and_missing_paths(tmp_path):
+    root, _ = _hostile_tree(tmp_path)
+    rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        with pytest.raises(OSError) as e:
+            mount.walk_in_root(rootfd, "/loop/x")
+        assert e.value.errno == 40
+        with pytest.raises(FileNotFoundError):
+            mount.walk_in_root(rootfd, "/abs/missing/x")
+    finally:
+        os.close(rootfd)
+
+
+def test_open_in_root_falls_back_without_openat2(tmp_path, monkeypatch):
+    root, outside = _hostile_tree(tmp_path)
+
+    def enosys(*args):
+        raise OSError(38, "openat2: Function not implemented")
+
+    monkeypatch.setattr(mount.kernel, "openat2", enosys)
+    rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        assert _where(mount._open_in_root(rootfd, "/abs")) == str(root) + str(outside)
+    finally:
+        os.close(rootfd)
