@@ -48,13 +48,16 @@ unc - run a command in an unprivileged Linux container.
 
 Usage:
   unc stages
+  unc check
   unc [options] [-v SPEC]... [--tmpfs=DST]... [-p SPEC]... [--] [COMMAND [ARG...]]
   unc -h | --help
   unc --version
 
 Runs COMMAND (default: $SHELL, else /bin/sh) as root and as PID 1 of a new
 container (PID 2 with --init), with your stdin, stdout and stderr.
-`unc stages` lists the stages.
+`unc stages` lists the stages. `unc check` starts a container at each stage on
+this host and says what works (exit 0 if all do, else 125). A command named
+stages or check runs after `--`.
 Signals sent to unc (HUP INT QUIT TERM USR1 USR2 ALRM WINCH CONT) are passed
 to the container; on a terminal, the container gets the foreground.
 
@@ -275,16 +278,9 @@ def main(argv=None):
         if opts["stages"]:
             write_out("".join(f"{s.NAME:<10}{s.SUMMARY}\n" for s in all_stages()), closed)
             return 0
-        stages = select_stages(opts["--stage"])
-        check_stage_options(opts, stages)
-        run = Run(opts, stages)
-        run.closed = closed
-        for stage in stages:
-            run.flags |= getattr(stage, "CLONE_FLAGS", 0)
-        for stage in stages:
-            if hasattr(stage, "prepare"):
-                stage.prepare(run)
-        return start(run)
+        if opts["check"]:
+            return check(opts, closed)
+        return container(opts, closed)[1]
     except Fail as e:
         die(str(e), e.status)
     except KeyboardInterrupt:
@@ -295,6 +291,44 @@ def main(argv=None):
             traceback.print_exc()
         die(f"internal error: {e.__class__.__name__}: {e}; "
             + ("please report it" if debug else "rerun with --debug and report it"))
+
+
+def container(opts, closed):
+    """Compose the selected stages into one container and run it; return
+    the Run and unc's exit status."""
+    stages = select_stages(opts["--stage"])
+    check_stage_options(opts, stages)
+    run = Run(opts, stages)
+    run.closed = closed
+    for stage in stages:
+        run.flags |= getattr(stage, "CLONE_FLAGS", 0)
+    for stage in stages:
+        if hasattr(stage, "prepare"):
+            stage.prepare(run)
+    return run, start(run)
+
+
+def check(opts, closed):
+    """unc check: start `true` at each stage, in turn, and say how it went.
+
+    Nothing is guessed from settings: each line is a real container, so a
+    host that passes runs unc. A stage may add what it chose (checked(run)).
+    """
+    from stages import ORDER, Fail
+    failed = False
+    for name in ORDER:
+        stage = select_stages(name)[-1]
+        argv = [f"--stage={name}", *getattr(stage, "CHECK_OPTIONS", ()), "--", "true"]
+        try:
+            run, status = container(parse(argv), closed)
+            verdict = "ok" if status == 0 else f"FAILED: true exited {status}"
+            if hasattr(stage, "checked"):
+                verdict += f" ({stage.checked(run)})"
+        except Fail as e:
+            verdict = f"FAILED: {e}"
+        failed = failed or not verdict.startswith("ok")
+        write_out(f"{name:<10}{one_line(verdict)}\n", closed)
+    return 125 if failed else 0
 
 
 # The one-file runtime's mark on its unpack directory (see onefile.py); an

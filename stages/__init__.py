@@ -16,6 +16,9 @@ module may define:
     container_setup(run)  in the container's PID 1, before the command starts
     cleanup(run)          in unc on the host, after the container has ended
                           or failed; must tolerate a half-done host_setup
+    CHECK_OPTIONS, checked(run)
+                          for `unc check`: options to try the stage with,
+                          and a few words on what it chose
 
 Adding a stage means adding a module and its name to ORDER below; no other
 stage changes.

@@ -161,6 +161,7 @@ OPTIONS = ("--net", "--publish")
 MODES = ("auto", "none", "slirp4netns", "pasta", "bridge", "host")
 DEFAULT_MODE = "none"
 PUBLISH_MODE = "auto"             # the default when -p is given
+CHECK_OPTIONS = ("--net=auto",)   # `unc check` tries the best mode there is
 AUTO_ORDER = ("pasta", "slirp4netns")
 
 # The program each helper mode runs, and the Debian package that has it.
@@ -510,6 +511,11 @@ class ResolvConf(mount.Bind):
 
 
 # ------------------------------------------------------------- host side
+
+def checked(run):
+    """What `unc check` says of this stage: the mode auto chose."""
+    return f"--net=auto uses {run.net_mode}"
+
 
 def host_setup(run):
     if run.net_mode == "slirp4netns":

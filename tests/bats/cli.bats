@@ -209,3 +209,28 @@ load helpers
     run -0 "$UNC" -v "$(dirname "$UNC"):/mnt:ro" /mnt/unc --stage=uts sh -c 'echo $$; hostname'
     assert_output $'1\nunc'
 }
+
+@test "unc check starts a container at each stage and says ok (exit 0)" {
+    run -0 --separate-stderr "$UNC" check
+    assert_line --index 0 "user_pid  ok"
+    assert_line --index 1 "uts       ok"
+    assert_line --index 2 "mount     ok"
+    assert_line --index 3 --regexp '^net       ok \(--net=auto uses (pasta|slirp4netns|none)\)$'
+    assert_equal "${#lines[@]}" 4
+    [ -z "$stderr" ]
+}
+
+@test "unc check names what fails on this host, one line a stage (125)" {
+    # A /proc with parts covered, as inside many other containers.
+    run -125 --separate-stderr unshare -Urm sh -c \
+        'mount -t tmpfs tmpfs /proc/sys && exec "$0" check' "$UNC"
+    assert_line --index 0 "user_pid  ok"
+    assert_line --index 2 --regexp '^mount     FAILED: cannot mount a fresh /proc: .*--bind-proc'
+    assert_line --index 3 --regexp '^net       FAILED: '
+    assert_equal "${#lines[@]}" 4
+}
+
+@test "a command named check runs after --" {
+    run -127 --separate-stderr "$UNC" -- check
+    [[ "$stderr" == "unc: check: command not found in the container's PATH"* ]]
+}

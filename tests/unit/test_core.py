@@ -147,3 +147,8 @@ def test_root_path_adds_the_standard_directories_last(path, result):
 def test_empty_stage_name_is_refused():
     with pytest.raises(Fail, match="unknown stage ''"):
         unc.select_stages("")
+
+
+def test_check_subcommand_and_a_command_named_check():
+    assert unc.parse(["check"])["check"] is True
+    assert unc.parse(["--", "check"])["argv"] == ["check"]
