@@ -608,6 +608,10 @@ def _pid1(run, report_w, go_r):
         if run.debug:
             import traceback  # noqa: F401  (no import works after pivot_root)
         _default_signals(run.ignored)
+        # A process group of its own: a signal to the caller's group (timeout,
+        # a shell's `kill 0`) then reaches the container only through unc,
+        # which passes it to PID 1 or ends the container, never half of it.
+        os.setpgid(0, 0)
         if os.read(go_r, 1) != b"g":
             os._exit(125)                       # unc gave up before the start
         _die_with_unc(go_r)
@@ -722,16 +726,28 @@ def execute(run, argv, env, report_w, shell_fallback=False):
         except OSError:
             continue                                # not there, or not visible
         run.trace(f"execve {path}")
+        args = [command if path != "/bin/sh" or not shell_fallback else path] + argv[1:]
         try:
-            os.execve(path, [command if path != "/bin/sh" or not shell_fallback
-                             else path] + argv[1:], env)
+            os.execve(path, args, env)
         except OSError as e:
+            if e.errno == 8:                  # ENOEXEC: no #! line; execvp(3) runs sh
+                run.trace(f"execve /bin/sh {path} (no #! line)")
+                try:
+                    os.execve("/bin/sh", ["/bin/sh", path] + argv[1:], env)
+                except OSError:
+                    pass
             found = found or e
     if found is None:
         where = ("" if not command or "/" in command
                  else f"'s PATH ({env.get('PATH', DEFAULT_PATH)})")
         _report(report_w, 127, f"{command!r}: command not found in the container{where}"
                 if not command else f"{command}: command not found in the container{where}")
+        os._exit(127)
+    if found.errno == 2:
+        # The file is there, so what is missing is its #! interpreter or
+        # its dynamic loader; a shell says 127 too.
+        _report(report_w, 127, f"{command}: cannot execute: its interpreter (#! line) "
+                "or dynamic loader is missing in the container")
         os._exit(127)
     _report(report_w, 126, f"{command}: cannot execute: {found.strerror}")
     os._exit(126)

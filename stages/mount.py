@@ -6,7 +6,8 @@ What it adds
     with pivot_root(2): --rootfs=DIR, or else the host's / read-only (so a
     script can use the host's tools without being able to change the host).
     On top: a fresh /proc that lists only the container's processes, a
-    minimal /dev, /sys read-only, a tmpfs /tmp (without --rootfs), and the
+    minimal /dev, /sys read-only, a tmpfs /tmp (without --rootfs, or with
+    --read-only), and the
     user's own mounts (-v SRC:DST[:ro], --tmpfs=DST, --read-only). It also
     unshares the IPC namespace, so System V IPC objects and POSIX message
     queues are the container's own.
@@ -438,22 +439,37 @@ def _resolve(ctx, path, create=False, directory=True, links=0):
         raise FileNotFoundError(2, "No such file or directory", path)
     pfd = _resolve(ctx, parent, create=True, directory=True, links=links)
     try:
+        link = _create(ctx, pfd, name, directory)
+    finally:
+        os.close(pfd)
+    if link is None:
+        ctx.run.trace(f"  created {'directory' if directory else 'file'} {path} in the new root")
+        return _open_in_root(ctx.root, path)
+    if link == "":
+        return _open_in_root(ctx.root, path)          # made by someone else meanwhile
+    # A dangling symlink: create what it points to, inside the root.
+    if links >= 40:
+        raise OSError(40, "Too many levels of symbolic links", path)
+    return _resolve(ctx, link if link.startswith("/") else os.path.join(parent, link),
+                    create=True, directory=directory, links=links + 1)
+
+
+def _create(ctx, pfd, name, directory):
+    """Create `name` in the directory pfd. None when created; else what is
+    in the way: a symlink's target, or "" when something else exists there
+    (another container on the same rootfs created it since we looked)."""
+    try:
         if directory:
             os.mkdir(name, 0o755, dir_fd=pfd)
         else:
             os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                              | os.O_CLOEXEC, 0o644, dir_fd=pfd))
-        ctx.run.trace(f"  created {'directory' if directory else 'file'} {path} in the new root")
+        return None
     except FileExistsError:
-        # A dangling symlink: create what it points to, inside the root.
-        link = os.readlink(name, dir_fd=pfd)
-        if links >= 40:
-            raise OSError(40, "Too many levels of symbolic links", path) from None
-        os.close(pfd)
-        return _resolve(ctx, link if link.startswith("/") else os.path.join(parent, link),
-                        create=True, directory=directory, links=links + 1)
-    os.close(pfd)
-    return _open_in_root(ctx.root, path)
+        try:
+            return os.readlink(name, dir_fd=pfd)
+        except OSError:
+            return ""
 
 
 def _open_in_root(root, path):

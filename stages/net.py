@@ -403,6 +403,7 @@ def prepare(run):
         requested = PUBLISH_MODE if ports else DEFAULT_MODE
     mode, program, reasons = choose_mode(run, requested)
     run.net_mode, run.net_program, run.net_ports = mode, program, ports
+    run.net_reasons = reasons
     if mode == "host":
         # No network namespace: the one flag this stage added goes again.
         run.flags &= ~CLONE_NEWNET
@@ -513,7 +514,10 @@ class ResolvConf(mount.Bind):
 # ------------------------------------------------------------- host side
 
 def checked(run):
-    """What `unc check` says of this stage: the mode auto chose."""
+    """What `unc check` says of this stage: the mode auto chose, and why
+    when it is none (no user-mode networking here)."""
+    if run.net_mode == "none" and run.net_reasons:
+        return f"--net=auto uses none: {'; '.join(run.net_reasons)}"
     return f"--net=auto uses {run.net_mode}"
 
 
@@ -975,6 +979,10 @@ def loopback_up(run):
     try:
         request = struct.pack(IFREQ, b"lo", 0)
         flags = struct.unpack(IFREQ, fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, request))[1]
+        if flags & IFF_UP:
+            # slirp4netns and pasta configure lo along with their TAP.
+            run.trace(f'ioctl(SIOCGIFFLAGS, "lo") -> {flags:#x}: up already')
+            return
         run.trace(f'ioctl(SIOCSIFFLAGS, "lo", {flags:#x}|IFF_UP)')
         fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack(IFREQ, b"lo", flags | IFF_UP))
     finally:

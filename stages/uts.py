@@ -14,7 +14,8 @@ UTS namespace (uts_namespaces(7))
 
     The name is checked before anything starts: 1 to 64 bytes (the kernel's
     __NEW_UTS_LEN), made of letters, digits, '-' and '.', as RFC 1123 allows
-    for host names, not starting or ending with '-' or '.'.
+    for host names, not starting or ending with '-' or '.', with no empty
+    label ('..').
 
 Try it
     unc --stage=uts --hostname=box --trace hostname
@@ -43,7 +44,7 @@ def prepare(run):
         name = "unc"
     if not valid_hostname(name):
         raise Fail(f"invalid --hostname {name!r}: use 1 to 64 ASCII letters, digits, "
-                   "'-' and '.', not starting or ending with '-' or '.'")
+                   "'-' and '.', not starting or ending with '-' or '.', and no '..'")
     run.hostname = name
 
 

@@ -234,3 +234,21 @@ load helpers
     run -127 --separate-stderr "$UNC" -- check
     [[ "$stderr" == "unc: check: command not found in the container's PATH"* ]]
 }
+
+@test "a script without a #! line runs with /bin/sh, as execvp(3) does" {
+    setup_scratch
+    printf 'echo "no #! line: $1"\n' > "$SCRATCH/script"
+    chmod +x "$SCRATCH/script"
+    run -0 "$UNC" --stage=user_pid "$SCRATCH/script" arg
+    assert_output "no #! line: arg"
+    teardown_scratch
+}
+
+@test "a script whose #! interpreter is missing exits 127 and says so" {
+    setup_scratch
+    printf '#!/no/such/interpreter\necho x\n' > "$SCRATCH/script"
+    chmod +x "$SCRATCH/script"
+    run -127 --separate-stderr "$UNC" --stage=user_pid "$SCRATCH/script"
+    assert_equal "$stderr" "unc: $SCRATCH/script: cannot execute: its interpreter (#! line) or dynamic loader is missing in the container"
+    teardown_scratch
+}

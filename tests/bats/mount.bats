@@ -291,3 +291,15 @@ teardown() { teardown_scratch; }
     assert_output --partial "$(ls /sys/class/net | grep -v '^lo$' | head -n 1)"
     run -1 "$UNC" --stage=mount --rootfs "$ROOTFS" touch /sys/kernel/x
 }
+
+@test "containers started together on one rootfs create the same mount point safely" {
+    pids=()
+    for i in 1 2 3 4 5 6 7 8; do
+        "$UNC" --rootfs "$ROOTFS" -v "$SCRATCH:/par-$BATS_TEST_NUMBER/a/b" true 3>&- &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid"
+    done
+    [ -d "$ROOTFS/par-$BATS_TEST_NUMBER/a/b" ]
+}
