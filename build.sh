@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
 PYTHON=${PYTHON:-/usr/bin/python3}
-BUILD_DEBS=(python3 python3-venv binutils)
+BUILD_DEBS=(python3 python3-venv binutils gcc libc6-dev)
 TEST_DEBS=(bats bats-support bats-assert busybox-static uidmap procps psmisc
            util-linux iproute2 python3 slirp4netns passt curl)
 BENCH_DEBS=(hyperfine bubblewrap crun runc uidmap busybox-static util-linux
@@ -54,7 +54,12 @@ build() {
     say "building dist/unc"
     # The same hash seed gives the same bytes for the same sources.
     PYTHONHASHSEED=0 .venv/bin/pyinstaller --noconfirm --clean --log-level WARN \
-        --distpath dist --workpath .build unc.spec
+        --distpath .build/onedir --workpath .build/pyinstaller unc.spec
+    # Linked to the host's glibc, which the bundle's libpython needs anyway.
+    gcc -O2 -Wall -Wextra -Wno-format-truncation -o .build/launcher launcher/launcher.c
+    strip .build/launcher
+    mkdir -p dist
+    .venv/bin/python launcher/pack.py .build/launcher .build/onedir/unc dist/unc
     ls -l dist/unc >&2
 }
 

@@ -9,12 +9,12 @@ adds; read this file to learn how the pieces meet.
 
 Processes, as the host sees them:
 
-    [dist/unc: PyInstaller's one-file launcher, see onefile.py]
-     └─ unc (this process, stays on the host; a child subreaper)
-         └─ unsharer: unshare(all namespaces), fork, exit
-             └─ PID 1 of the container: stage setup, then exec COMMAND
-                (re-parented to unc when the unsharer exits; with --init,
-                pid1.py stays PID 1 and forks COMMAND as PID 2)
+    unc (this process, stays on the host; a child subreaper; dist/unc
+     │    execs it from its cache, see launcher/launcher.c)
+     └─ unsharer: unshare(all namespaces), fork, exit
+         └─ PID 1 of the container: stage setup, then exec COMMAND
+            (re-parented to unc when the unsharer exits; with --init,
+            pid1.py stays PID 1 and forks COMMAND as PID 2)
 
 unc stays outside every namespace so that it can write the id maps of the
 container from outside (as newuidmap does), start helpers such as slirp4netns
@@ -24,7 +24,7 @@ Signals and the terminal, in short (README.md has the whole story):
   - unc passes FORWARDED signals to PID 1; where PID 1 has no handler, the
     kernel would drop them, and unc SIGKILLs the container and exits 128+N.
   - Every process of the chain has a parent-death signal, so nothing
-    outlives a SIGKILLed unc (or launcher).
+    outlives a SIGKILLed unc.
   - On a terminal in the foreground, the command gets a process group of its
     own and the foreground; unc takes it back at the end.
 """
@@ -39,7 +39,7 @@ if not getattr(sys, "frozen", False):
     if _here not in sys.path:
         sys.path.insert(0, _here)
 
-import onefile  # noqa: E402  (found through the path above)
+import frozen  # noqa: E402  (found through the path above)
 
 VERSION = "0.1.0"
 
@@ -263,8 +263,6 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     # First of all: any file unc opens would otherwise take a closed 0, 1 or 2.
     closed = keep_std_fds()
-    if getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS"):
-        _onefile_start(sys._MEIPASS)
     from stages import Fail
     debug = "--debug" in argv
     try:
@@ -331,21 +329,6 @@ def check(opts, closed):
     return 125 if failed else 0
 
 
-# The one-file runtime's mark on its unpack directory (see onefile.py); an
-# open file whose lock says "this unc lives".
-_mark_fd = None
-
-
-def _onefile_start(meipass):
-    """Die with the one-file launcher and clean up after dead ones."""
-    global _mark_fd
-    import onefile
-    try:
-        _mark_fd = onefile.start(meipass)
-    except OSError:
-        pass              # a full or odd temporary directory must not stop unc
-
-
 def start(run):
     """Start the container, hand it over, wait for it; return unc's exit status."""
     import kernel
@@ -354,7 +337,7 @@ def start(run):
     check_proc()
     if run.opts.get("--init"):
         # Imported here, on the host: once the container's root has changed,
-        # a one-file binary cannot import anything new.
+        # the frozen binary cannot import anything new.
         import pid1  # noqa: F401
     report_r, report_w = os.pipe()   # unsharer and PID 1 -> unc
     go_r, go_w = os.pipe()           # unc -> PID 1: "the host side is ready"
@@ -574,8 +557,6 @@ def _unsharer(run, report_w, go_r):
     import kernel
     from stages import user_pid
     try:
-        if _mark_fd is not None:
-            os.close(_mark_fd)          # unc's lock, not the container's
         # Dies with unc; nothing setuid runs in this process afterwards.
         kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
         run.trace(f"unshare({kernel.flag_names(run.flags, kernel.CLONE_NAMES)})")
@@ -618,7 +599,7 @@ def _pid1(run, report_w, go_r):
         for stage in run.stages:
             if hasattr(stage, "container_setup"):
                 stage.container_setup(run)
-        env = onefile.clean_environ(os.environ, getattr(sys, "frozen", False))
+        env = frozen.clean_environ(os.environ, getattr(sys, "frozen", False))
         env["PATH"] = root_path(env.get("PATH"))
         argv = run.argv or [env.get("SHELL") or "/bin/sh"]
 

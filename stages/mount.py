@@ -63,9 +63,10 @@ Kernel rules that force these choices
       read-only remount of a bind (MS_REMOUNT|MS_BIND|MS_RDONLY) must
       restate each locked flag the source mount has, read with statvfs(3),
       or the kernel answers EPERM.
-    - A one-file binary runs from a temporary directory that vanishes from
-      view once the root changes: every module the container side needs is
-      imported before pivot_root (this stage imports nothing later).
+    - The frozen binary loads its modules from files on the host (its cache
+      directory), out of view once the root changes: every module the
+      container side needs is imported before pivot_root (this stage imports
+      nothing later).
 
 Try it
     unc --stage=mount --trace --rootfs=/path/to/busybox-root sh

@@ -149,7 +149,7 @@ import _socket
 import sys
 
 import kernel
-import onefile
+import frozen
 from kernel import CLONE_NEWNET
 from stages import Fail, mount
 
@@ -577,7 +577,7 @@ def spawn(run, argv, fds=()):
             # Nothing else of unc's leaks into the helper (fd 3 of a bats
             # test, the container's pipes).
             os.closerange(3 + len(high), os.sysconf("SC_OPEN_MAX"))
-            os.execve(argv[0], argv, onefile.clean_environ(
+            os.execve(argv[0], argv, frozen.clean_environ(
                 os.environ, getattr(sys, "frozen", False)))
         except BaseException:
             os._exit(127)

@@ -27,9 +27,8 @@ require_helper() {   # require_helper MODE PROGRAM PACKAGE
         || skip "/dev/net/tun is not usable by $(id -un) (tests/run as root makes it 0666)"
 }
 
-# sigkill_leaves_nothing MODE SECONDS WHOM: SIGKILL the unc of a running
-# `sleep SECONDS` container (WHOM: python, the Python unc that runs the
-# helper, or launcher, dist/unc itself); its helper and processes must go.
+# sigkill_leaves_nothing MODE SECONDS: SIGKILL the unc of a running
+# `sleep SECONDS` container; its helper and processes must go.
 sigkill_leaves_nothing() {
     start_unc "$SCRATCH/log" --trace --net="$1" sleep "$2"
     retry 100 grep -q 'execve /.*sleep' "$SCRATCH/log"
@@ -37,7 +36,7 @@ sigkill_leaves_nothing() {
     [ -n "$helpers" ]
     alive $helpers
     has_process "^sleep $2\$"
-    if [ "$3" = launcher ]; then kill -KILL "$UNC_PID"; else kill -KILL "$UNC_PY"; fi
+    kill -KILL "$UNC_PID"
     retry 100 gone $helpers
     retry 100 no_process "^sleep $2\$"
 }
@@ -240,7 +239,7 @@ for _ in range(100):
 
 @test "slirp4netns: a SIGKILLed unc takes the helper and the container with it" {
     require_helper slirp4netns slirp4netns slirp4netns
-    sigkill_leaves_nothing slirp4netns 31337 python
+    sigkill_leaves_nothing slirp4netns 31337
 }
 
 @test "slirp4netns: ten containers in a row leave no slirp4netns process" {
@@ -304,7 +303,7 @@ for _ in range(100):
     except ProcessLookupError:
         break
     s.sendto(b"ping %s" % sys.argv[3].encode(), ("127.0.0.1", int(sys.argv[1])))
-    time.sleep(0.1)' "$port" "$UNC_PY" "$BATS_TEST_NUMBER"
+    time.sleep(0.1)' "$port" "$UNC_PID" "$BATS_TEST_NUMBER"
     status=0; wait "$UNC_PID" || status=$?
     assert_equal "$status" 0
     assert_equal "$(cat "$SCRATCH/log.out")" "ping $BATS_TEST_NUMBER"
@@ -323,12 +322,5 @@ for _ in range(100):
 
 @test "pasta: a SIGKILLed unc takes the helper and the container with it" {
     require_helper pasta pasta passt
-    sigkill_leaves_nothing pasta 31338 python
-}
-
-@test "a SIGKILLed dist/unc (the one-file launcher) takes the helpers along too" {
-    require_helper pasta pasta passt
-    require_helper slirp4netns slirp4netns slirp4netns
-    sigkill_leaves_nothing pasta 31341 launcher
-    sigkill_leaves_nothing slirp4netns 31342 launcher
+    sigkill_leaves_nothing pasta 31338
 }

@@ -31,16 +31,13 @@ host_http() {
 }
 
 # start_unc LOG ARGS...: unc in the background, stderr (with --trace) to LOG.
-# Sets UNC_PID (the binary we started) and UNC_PY (the Python unc under
-# PyInstaller's launcher, the process that runs the helpers).
+# Sets UNC_PID: unc itself, which runs the helpers (dist/unc execs it).
 start_unc() {
     local log=$1; shift
     "$UNC" "$@" >"$log.out" 2>"$log" </dev/null 3>&- &
     UNC_PID=$!
     NET_BG+=($UNC_PID)
     retry 100 pgrep -P "$UNC_PID" >/dev/null
-    UNC_PY=$(pgrep -P "$UNC_PID" | head -n 1)
-    [ -n "$UNC_PY" ] || UNC_PY=$UNC_PID
 }
 
 # helper_pids LOG NAME: the host pids of the NAME helpers a --trace log shows.

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-import onefile
+import frozen
 import unc
 from stages import ORDER, Fail
 
@@ -87,22 +87,22 @@ def test_wait_status_maps_to_shell_status(status, code):
 def test_clean_environ_restores_ld_library_path():
     env = {"LD_LIBRARY_PATH": "/tmp/_MEI1:/caller", "LD_LIBRARY_PATH_ORIG": "/caller",
            "_PYI_APPLICATION_HOME_DIR": "/tmp/_MEI1", "_MEIPASS2": "x", "HOME": "/h"}
-    assert onefile.clean_environ(env, frozen=True) == {"LD_LIBRARY_PATH": "/caller", "HOME": "/h"}
+    assert frozen.clean_environ(env, frozen=True) == {"LD_LIBRARY_PATH": "/caller", "HOME": "/h"}
 
 
 def test_clean_environ_drops_the_launchers_path_when_caller_had_none():
     env = {"LD_LIBRARY_PATH": "/tmp/_MEI1", "PATH": "/bin"}
-    assert onefile.clean_environ(env, frozen=True) == {"PATH": "/bin"}
+    assert frozen.clean_environ(env, frozen=True) == {"PATH": "/bin"}
 
 
 def test_clean_environ_keeps_ld_library_path_unfrozen():
     env = {"LD_LIBRARY_PATH": "/mine"}
-    assert onefile.clean_environ(env, frozen=False) == env
+    assert frozen.clean_environ(env, frozen=False) == env
 
 
 def test_clean_environ_does_not_change_the_input():
     env = {"LD_LIBRARY_PATH_ORIG": "/x"}
-    onefile.clean_environ(env, frozen=True)
+    frozen.clean_environ(env, frozen=True)
     assert env == {"LD_LIBRARY_PATH_ORIG": "/x"}
 
 

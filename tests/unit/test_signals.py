@@ -1,14 +1,12 @@
 """Units of the signal side: /proc masks, inherited ignores, the --init loop,
 and the one-file runtime's bookkeeping of unpack directories."""
 
-import fcntl
 import os
 import signal
 import time
 
 import pytest
 
-import onefile
 import pid1
 import unc
 
@@ -174,119 +172,3 @@ def test_init_keeps_ignored_signals_ignored_for_the_command(tmp_path):
         _init(["sh", "-c", f"grep SigIgn /proc/self/status > {out}"], Run())()
     assert _exit_code(_start_in_child(body)) == 0
     assert int(out.read_text().split()[1], 16) & 1
-
-
-# ---------------------------------------------------------------- one-file
-
-@pytest.mark.parametrize("name, pid", [
-    ("_MEI00003f76SViWkx", 0x3f76),
-    ("_MEI0000abcdAbCdEf", 0xabcd),
-])
-def test_launcher_pid_from_the_bootloaders_name(name, pid):
-    assert onefile.launcher_pid(name) == pid
-
-
-@pytest.mark.parametrize("name", [
-    "_MEI123456", "_MEI00003f76SViWk", "_MEI00003f76SViWkxy", "_MEIzzzzzzzzSViWkx",
-    "_MEI00000000SViWkx", "xMEI00003f76SViWkx", "_MEI0000ABCDAbCdEf",
-])
-def test_other_names_are_not_unpack_directories(name):
-    assert onefile.launcher_pid(name) is None
-
-
-def _dead_pid():
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-    return pid
-
-
-def _unpack_dir(tmp_path, pid, suffix="abcdef", marked=True):
-    path = tmp_path / f"_MEI{pid:08x}{suffix}"
-    (path / "lib").mkdir(parents=True)
-    (path / "lib" / "libpython.so").write_bytes(b"x")
-    if marked:
-        (path / onefile.MARK).write_bytes(b"")
-    return path
-
-
-def test_mark_alive_creates_a_locked_mark_and_nothing_else(tmp_path):
-    fd = onefile.mark_alive(str(tmp_path))
-    try:
-        assert sorted(os.listdir(tmp_path)) == [onefile.MARK]
-        other = os.open(tmp_path / onefile.MARK, os.O_RDONLY)
-        with pytest.raises(BlockingIOError):
-            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.close(other)
-    finally:
-        os.close(fd)
-
-
-def test_remove_stale_removes_only_dead_marked_unlocked_own_directories(tmp_path):
-    dead = _dead_pid()
-    stale = _unpack_dir(tmp_path, dead)
-    unmarked = _unpack_dir(tmp_path, dead, "unmark", marked=False)
-    live_launcher = _unpack_dir(tmp_path, os.getpid(), "livepi")
-    own = _unpack_dir(tmp_path, dead, "ownown")
-    locked = _unpack_dir(tmp_path, dead, "locked")
-    holder = os.open(locked / onefile.MARK, os.O_RDONLY)
-    fcntl.flock(holder, fcntl.LOCK_SH)
-    not_unc = tmp_path / "_MEIunrelated"
-    not_unc.mkdir()
-    link = tmp_path / f"_MEI{dead:08x}symlnk"
-    link.symlink_to(stale)
-    try:
-        removed = onefile.remove_stale(str(tmp_path), str(own))
-    finally:
-        os.close(holder)
-    assert removed == [str(stale)]
-    assert not stale.exists()
-    for kept in (unmarked, live_launcher, own, locked, not_unc):
-        assert kept.is_dir()
-    assert link.is_symlink()
-
-
-def test_remove_stale_leaves_other_users_directories(tmp_path):
-    stale = _unpack_dir(tmp_path, _dead_pid())
-    assert onefile.remove_stale(str(tmp_path), "/nowhere", uid=os.geteuid() + 1) == []
-    assert stale.is_dir()
-
-
-def test_remove_stale_of_a_missing_directory_is_nothing():
-    assert onefile.remove_stale("/no/such/dir", "/no/such/dir/_MEI") == []
-
-
-def test_rmtree_does_not_follow_symbolic_links(tmp_path):
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "keep").write_text("x")
-    tree = tmp_path / "tree"
-    (tree / "sub").mkdir(parents=True)
-    (tree / "sub" / "link").symlink_to(outside)
-    (tree / "file").write_text("y")
-    onefile.rmtree(str(tree))
-    assert not tree.exists()
-    assert (outside / "keep").read_text() == "x"
-
-
-def test_tie_to_launcher_ends_a_process_whose_launcher_is_gone():
-    pid = os.fork()
-    if pid == 0:
-        try:
-            onefile.tie_to_launcher(_dead_pid())
-        finally:
-            os._exit(0)
-    status = os.waitpid(pid, 0)[1]
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-
-
-def test_tie_to_launcher_keeps_a_process_whose_parent_is_the_launcher():
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            onefile.tie_to_launcher(parent)
-        finally:
-            os._exit(0)
-    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0

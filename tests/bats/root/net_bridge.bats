@@ -127,7 +127,7 @@ veth_of() { sed -n 's|^+ [^ ]*/ip link add \(uncv[0-9]*\) type veth .*|\1|p' "$1
     [ -e "/sys/class/net/$veth" ]
     alive "$forwarder"
     has_process "^sleep 31340\$"
-    kill -KILL "$UNC_PY"
+    kill -KILL "$UNC_PID"
     # The kernel deletes the pair with the container's network namespace.
     retry 100 test ! -e "/sys/class/net/$veth"
     retry 100 gone "$forwarder"
