@@ -20,9 +20,10 @@
  * $HOME/.cache/unc, $XDG_RUNTIME_DIR/unc, ${TMPDIR:-/tmp}/unc-<uid>. Usable
  * means: a directory (not a symlink) owned by us and writable by no one else,
  * created with mode 0700 when missing, where the unpacked program can be
- * executed (a noexec mount moves on to the next). Another user can neither
- * plant files there nor swap the directory, so what we execute is what we
- * unpacked.
+ * executed (a noexec mount moves on to the next). The XDG and $HOME ones
+ * count only when that directory is ours (under sudo, $HOME may be the
+ * caller's). Another user can neither plant files there nor swap the
+ * directory, so what we execute is what we unpacked.
  *
  * Errors are one line on stderr starting with "unc: " and exit status 125,
  * as for unc itself.
@@ -148,14 +149,9 @@ static int remove_tree(int dirfd, const char *name)
         return -1;
     }
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (e->d_type == DT_DIR)
-            remove_tree(fd, e->d_name);
-        else
-            unlinkat(fd, e->d_name, 0);
-    }
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            remove_tree(fd, e->d_name);     /* a directory or not, it finds out */
     closedir(d);
     return unlinkat(dirfd, name, AT_REMOVEDIR);
 }
@@ -341,6 +337,14 @@ static void run_from(const char *base, int self, const struct trailer *t,
         errno == EACCES || errno == EPERM ? " (a noexec mount?)" : "");
 }
 
+/* A directory of this user's: $HOME under sudo may well be someone else's. */
+static int mine(const char *path)
+{
+    struct stat st;
+    return *path == '/' && stat(path, &st) == 0 && S_ISDIR(st.st_mode)
+        && st.st_uid == geteuid();
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -366,17 +370,18 @@ int main(int argc, char **argv)
     const char *v;
     if ((v = getenv("UNC_CACHE_DIR")) && *v == '/')
         snprintf(bases[n++], PATH_MAX, "%s", v);
+    const char *home = getenv("HOME");
     if ((v = getenv("XDG_CACHE_HOME")) && *v == '/') {
         mkdir(v, 0700);                 /* created when missing, as XDG says */
-        snprintf(bases[n++], PATH_MAX, "%s/unc", v);
-    }
-    else if ((v = getenv("HOME")) && *v == '/' && strcmp(v, "/") != 0) {
+        if (mine(v))
+            snprintf(bases[n++], PATH_MAX, "%s/unc", v);
+    } else if (home && strcmp(home, "/") != 0 && mine(home)) {
         char cache[PATH_MAX];
-        snprintf(cache, sizeof cache, "%s/.cache", v);
+        snprintf(cache, sizeof cache, "%s/.cache", home);
         mkdir(cache, 0700);             /* the XDG default; fine if it exists */
         snprintf(bases[n++], PATH_MAX, "%s/unc", cache);
     }
-    if ((v = getenv("XDG_RUNTIME_DIR")) && *v == '/')
+    if ((v = getenv("XDG_RUNTIME_DIR")) && mine(v))
         snprintf(bases[n++], PATH_MAX, "%s/unc", v);
     v = getenv("TMPDIR");
     snprintf(bases[n++], PATH_MAX, "%s/unc-%u", v && *v == '/' ? v : "/tmp",

@@ -106,3 +106,13 @@ build_dir() {
     run -0 "$UNC" true
     [ "$(stat -c %Y "$dir/.complete")" -gt "$(date -d '1 day ago' +%s)" ]
 }
+
+@test "a HOME that is not the user's own is not used for the cache" {
+    unset UNC_CACHE_DIR
+    # /tmp is root's, yet writable: like running under sudo with the caller's HOME.
+    [ "$(id -u)" -ne 0 ] || skip "needs an unprivileged user; tests/run runs this as unc-test"
+    [ ! -e /tmp/.cache ] || skip "/tmp/.cache exists already"
+    run -0 env -u XDG_CACHE_HOME -u XDG_RUNTIME_DIR HOME=/tmp TMPDIR="$SCRATCH" "$UNC" true
+    [ ! -e /tmp/.cache ]
+    [ -n "$(ls -A "$SCRATCH/unc-$(id -u)")" ]
+}
