@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build and test unc.
 #
-#   ./build.sh          build the one-file binary dist/unc
+#   ./build.sh          build the one binary dist/unc
 #   ./build.sh test     install what the tests need, build, run the whole suite
 #   ./build.sh bench    install what the bench needs, build, run bench/run
 #

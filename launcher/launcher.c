@@ -1,34 +1,43 @@
 /*
- * The front of dist/unc: a small static program that runs unc from a
- * per-user cache, unpacking it there on the first start of each build.
+ * The front of dist/unc: a small program that runs unc from a per-user
+ * cache, unpacking it there on the first start of each build.
  *
  * dist/unc is this program, then the files of unc's PyInstaller one-dir
  * build (launcher/pack.py writes them), then a trailer that says where they
  * are and names the build by a hash of them:
  *
- *     [this program][entry][entry]...[trailer: "UNCPACK1", offset, size, id]
+ *     [this program][entry][entry]...[trailer: "UNCPACK2", offset, size, id]
  *
  * Each start: read the trailer through /proc/self/exe; find the first usable
- * cache directory; if <cache>/<id>/.complete exists, execv <cache>/<id>/unc
- * with our own argv; else unpack into a fresh <cache>/.new-<id>-<pid>, write
- * .complete last and rename the directory into place, then exec. Nothing is
- * left resident and nothing is unpacked again: PyInstaller's one-file mode
- * unpacks 11 MB into a new temporary directory at every start and stays as a
- * parent process to delete it.
+ * cache directory; if <cache>/build-<id>/.complete exists, execv
+ * <cache>/build-<id>/unc with our own argv; else unpack into a fresh
+ * <cache>/.unpacking-<id>-<pid>, check the hash of what was read against
+ * the id, write .complete last and rename the directory into place, then
+ * exec. Nothing stays resident and nothing is unpacked twice: PyInstaller's
+ * one-file mode unpacks 11 MB into a new temporary directory at every start
+ * and stays as a parent process to delete it.
  *
- * Cache directories, first usable wins: $UNC_CACHE_DIR, $XDG_CACHE_HOME/unc,
- * $HOME/.cache/unc, $XDG_RUNTIME_DIR/unc, ${TMPDIR:-/tmp}/unc-<uid>. Usable
- * means: a directory (not a symlink) owned by us and writable by no one else,
- * created with mode 0700 when missing, where the unpacked program can be
- * executed (a noexec mount moves on to the next). The XDG and $HOME ones
- * count only when that directory is ours (under sudo, $HOME may be the
- * caller's). Another user can neither plant files there nor swap the
- * directory, so what we execute is what we unpacked.
+ * The cache directory is $UNC_CACHE_DIR when set (and then nothing else);
+ * else the first usable of $XDG_CACHE_HOME/unc (or, without XDG_CACHE_HOME,
+ * $HOME/.cache/unc), $XDG_RUNTIME_DIR/unc, ${TMPDIR:-/tmp}/unc-<uid>.
+ * Usable means: a directory (not a symlink) owned by us and writable by no
+ * one else, created with mode 0700 when missing, where the unpacked program
+ * can be executed (a noexec mount moves on to the next). The XDG and $HOME
+ * directories count only when they are ours (under sudo, $HOME may be the
+ * caller's), and are never created in a directory that is not. Where
+ * another user holds /tmp/unc-<uid>, a fresh /tmp/unc-<uid>.XXXXXX of ours
+ * is found or made instead. So another user can neither plant files in the
+ * cache nor swap it, and what we execute is what we unpacked.
+ *
+ * Only entries named like ours are ever removed from a cache directory:
+ * build-<32 hex> directories nobody started for a week, and .unpacking-*
+ * directories of unpackings that died an hour ago.
  *
  * Errors are one line on stderr starting with "unc: " and exit status 125,
  * as for unc itself.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,36 +46,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAGIC "UNCPACK1"
+#define MAGIC "UNCPACK2"
 #define ID_LEN 32
-#define STALE_SECONDS (7 * 24 * 3600)   /* other builds unused this long go */
+#define STALE_BUILD (7 * 24 * 3600)     /* other builds unused this long go */
+#define STALE_UNPACKING 3600            /* and unpackings that died this long ago */
 
 struct trailer {                        /* little-endian, as pack.py writes it */
     char magic[8];
     uint64_t offset;                    /* of the first entry in the file */
     uint64_t size;                      /* of all entries */
-    char id[ID_LEN];                    /* hex hash of the entries */
+    char id[ID_LEN];                    /* hex: CRC-32 of the entries, 8 digits of their
+                                           SHA-256, their size (see pack.py) */
 };
 
-static char problem[512];               /* why the last cache directory failed */
+static char problems[1024];             /* why each cache directory failed */
 
 static void say(const char *fmt, ...)
 {
+    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(problem, sizeof problem, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    size_t used = strlen(problems);
+    snprintf(problems + used, sizeof problems - used, "%s%s", used ? "; " : "", line);
 }
 
 static void die(const char *fmt, ...)
 {
-    char line[1024];
+    char line[1536];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
@@ -102,21 +115,37 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-/* Copy len bytes at *off of `in` to `out`: in the kernel where it can. */
-static int copy_range(int in, off_t *off, int out, uint64_t len)
+/* The payload is read in order, once, through here: its CRC-32 (zlib's,
+   which pack.py uses) must match the build id, or the binary is damaged and
+   nothing is put in place. */
+static uint32_t crc = 0xffffffffu, crc_table[256];
+
+static void crc_init(void)
+{
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        crc_table[n] = c;
+    }
+    crc = 0xffffffffu;
+}
+
+static int read_payload(int fd, void *buf, size_t len, off_t off)
+{
+    if (read_at(fd, buf, len, off) < 0)
+        return -1;
+    for (const unsigned char *p = buf, *end = p + len; p < end; p++)
+        crc = crc_table[(crc ^ *p) & 0xff] ^ (crc >> 8);
+    return 0;
+}
+
+static int copy_out(int in, off_t *off, int out, uint64_t len)
 {
     static char buf[1 << 20];
     while (len > 0) {
-        ssize_t n = copy_file_range(in, off, out, NULL, len, 0);
-        if (n > 0) {
-            len -= (uint64_t)n;
-            continue;
-        }
-        if (n < 0 && errno != EXDEV && errno != ENOSYS && errno != EINVAL
-                && errno != EOPNOTSUPP)
-            return -1;
         size_t chunk = len < sizeof buf ? (size_t)len : sizeof buf;
-        if (read_at(in, buf, chunk, *off) < 0 || write_all(out, buf, chunk) < 0)
+        if (read_payload(in, buf, chunk, *off) < 0 || write_all(out, buf, chunk) < 0)
             return -1;
         *off += (off_t)chunk, len -= chunk;
     }
@@ -138,127 +167,147 @@ static int safe_path(const char *p)
     return 1;
 }
 
-static int remove_tree(int dirfd, const char *name)
+static int is_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!s[i] || !strchr("0123456789abcdef", s[i]))
+            return 0;
+    return 1;
+}
+
+static void remove_tree(int dirfd, const char *name)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return unlinkat(dirfd, name, 0);
+    if (fd < 0) {
+        unlinkat(dirfd, name, 0);
+        return;
+    }
     DIR *d = fdopendir(fd);
     if (!d) {
         close(fd);
-        return -1;
+        return;
     }
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
             remove_tree(fd, e->d_name);     /* a directory or not, it finds out */
     closedir(d);
-    return unlinkat(dirfd, name, AT_REMOVEDIR);
+    unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
-/* Unpack the entries into `dir` (which must not exist); 0 on success. */
-static int unpack(int self, const struct trailer *t, const char *dir)
+/* Unpack the entries into base/name (which must not exist); 0 on success. */
+static int unpack(int self, const struct trailer *t, int base, const char *name)
 {
-    if (mkdir(dir, 0700) < 0) {
-        say("cannot create %s: %s", dir, strerror(errno));
+    if (mkdirat(base, name, 0700) < 0) {
+        say("cannot create %s: %s", name, strerror(errno));
         return -1;
     }
-    int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int root = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (root < 0) {
-        say("cannot open %s: %s", dir, strerror(errno));
+        say("cannot open %s: %s", name, strerror(errno));
         return -1;
     }
+    crc_init();
     off_t off = (off_t)t->offset, end = (off_t)(t->offset + t->size);
     char path[PATH_MAX], target[PATH_MAX];
     while (off < end) {
         unsigned char head[17];         /* type, mode, path length, data length */
-        if (read_at(self, head, sizeof head, off) < 0)
-            goto corrupt;
+        if (read_payload(self, head, sizeof head, off) < 0)
+            goto damaged;
         uint32_t mode, plen;
         uint64_t dlen;
         memcpy(&mode, head + 1, 4);
         memcpy(&plen, head + 5, 4);
         memcpy(&dlen, head + 9, 8);
         off += (off_t)sizeof head;
-        if (plen == 0 || plen >= sizeof path || read_at(self, path, plen, off) < 0)
-            goto corrupt;
+        if (plen == 0 || plen >= sizeof path || read_payload(self, path, plen, off) < 0)
+            goto damaged;
         path[plen] = '\0';
         off += plen;
         if (!safe_path(path))
-            goto corrupt;
+            goto damaged;
         int ok;
         switch (head[0]) {
         case 'd':
-            ok = mkdirat(root, path, mode & 0755) == 0;
+            ok = mkdirat(root, path, 0700 | (mode & 0755)) == 0;
             break;
         case 'l':
-            if (dlen >= sizeof target || read_at(self, target, dlen, off) < 0)
-                goto corrupt;
+            if (dlen >= sizeof target || read_payload(self, target, dlen, off) < 0)
+                goto damaged;
             target[dlen] = '\0';
             off += (off_t)dlen;
             ok = symlinkat(target, root, path) == 0;
             break;
         case 'f': {
             int fd = openat(root, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                            mode & 0755);
-            ok = fd >= 0 && copy_range(self, &off, fd, dlen) == 0;
+                            0600 | (mode & 0755));
+            ok = fd >= 0 && copy_out(self, &off, fd, dlen) == 0;
             if (fd >= 0 && close(fd) < 0)
                 ok = 0;
             break;
         }
         default:
-            goto corrupt;
+            goto damaged;
         }
         if (!ok) {
-            say("cannot unpack %s/%s: %s", dir, path, strerror(errno));
+            say("cannot unpack %s/%s: %s", name, path, strerror(errno));
             close(root);
             return -1;
         }
     }
+    char sum[9];
+    snprintf(sum, sizeof sum, "%08x", crc ^ 0xffffffffu);
+    if (memcmp(sum, t->id, 8) != 0)
+        goto damaged;
     /* Written last: a directory without it is an unpacking that died. */
     int fd = openat(root, ".complete", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 || close(fd) < 0) {
-        say("cannot finish %s: %s", dir, strerror(errno));
+        say("cannot finish %s: %s", name, strerror(errno));
         close(root);
         return -1;
     }
     close(root);
     return 0;
-corrupt:
+damaged:
     close(root);
-    die("%s is damaged (its unc payload does not read back); copy the binary again",
-        "this unc binary");
+    remove_tree(base, name);
+    die("this unc binary is damaged (its contents do not match its build id); copy it again");
     return -1;
 }
 
-/* Make `base` exist as a directory that only we control. */
-static int usable_base(const char *base)
+/* Make `path` exist as a directory that only we control; its fd, or -1. */
+static int usable_dir(const char *path)
 {
+    if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+        say("cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
-    if (mkdir(base, 0700) < 0 && errno != EEXIST) {
-        say("cannot create %s: %s", base, strerror(errno));
-        return 0;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        say("cannot use %s: %s", path, strerror(errno == ELOOP ? ENOTDIR : errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
     }
-    if (lstat(base, &st) < 0) {
-        say("cannot use %s: %s", base, strerror(errno));
-        return 0;
+    if (st.st_uid == geteuid() && !(st.st_mode & 022) && (st.st_mode & 0700) != 0700)
+        fchmod(fd, (st.st_mode & 0777) | 0700);     /* made under a umask like 0277 */
+    else if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+        say("%s is not a directory that only you may change", path);
+        close(fd);
+        return -1;
     }
-    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
-        say("%s is not a directory that only you may change", base);
-        return 0;
-    }
-    return 1;
+    return fd;
 }
 
-/* Remove other builds nobody has started for a week, and dead unpackings. */
-static void remove_stale(const char *base, const char *id)
+/* Remove what is ours and unused: other builds, unpackings that died. */
+static void remove_stale(int base, const char *id)
 {
-    int fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    DIR *d = fdopendir(fd);
+    int fd = dup(base);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
     if (!d) {
-        close(fd);
+        if (fd >= 0)
+            close(fd);
         return;
     }
     time_t now = time(NULL);
@@ -266,75 +315,84 @@ static void remove_stale(const char *base, const char *id)
     char mark[NAME_MAX + 16];
     struct stat st;
     while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, ".new-", 5) == 0) {
-            /* An unpacking that died (killed, disk full) an hour ago. */
-            if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0
-                    && now - st.st_mtime > 3600)
-                remove_tree(fd, e->d_name);
-            continue;
+        const char *n = e->d_name;
+        if (strncmp(n, ".unpacking-", 11) == 0 && is_hex(n + 11, ID_LEN) && n[11 + ID_LEN] == '-') {
+            if (fstatat(base, n, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)
+                    && now - st.st_mtime > STALE_UNPACKING)
+                remove_tree(base, n);
+        } else if (strncmp(n, "build-", 6) == 0 && strlen(n) == 6 + ID_LEN
+                   && is_hex(n + 6, ID_LEN) && strcmp(n + 6, id) != 0) {
+            snprintf(mark, sizeof mark, "%s/.complete", n);
+            if (fstatat(base, mark, &st, AT_SYMLINK_NOFOLLOW) == 0
+                    && now - st.st_mtime > STALE_BUILD)
+                remove_tree(base, n);
         }
-        if (strlen(e->d_name) != ID_LEN || strcmp(e->d_name, id) == 0)
-            continue;
-        snprintf(mark, sizeof mark, "%s/.complete", e->d_name);
-        if (fstatat(fd, mark, &st, AT_SYMLINK_NOFOLLOW) == 0
-                && now - st.st_mtime > STALE_SECONDS)
-            remove_tree(fd, e->d_name);
     }
     closedir(d);
 }
 
-/* Run unc from `base`, unpacking it first if needed; returns only on failure. */
-static void run_from(const char *base, int self, const struct trailer *t,
-                     const char *id, char **argv)
+/* Run unc from the cache directory `path`, unpacking it first if needed;
+   returns only on failure. */
+static void run_from(const char *path, int self, const struct trailer *t,
+                     const char *id, char **argv, mode_t umask_of_caller)
 {
-    char dir[PATH_MAX], mark[PATH_MAX], exe[PATH_MAX], fresh[PATH_MAX];
-    if (strlen(base) > PATH_MAX - 128) {
-        say("%.64s...: path too long", base);
+    if (strlen(path) > PATH_MAX - 128) {
+        say("%.64s...: path too long", path);
         return;
     }
-    if (!usable_base(base))
+    int base = usable_dir(path);
+    if (base < 0)
         return;
-    snprintf(dir, sizeof dir, "%s/%s", base, id);
-    snprintf(mark, sizeof mark, "%s/.complete", dir);
-    snprintf(exe, sizeof exe, "%s/unc", dir);
+    char name[16 + ID_LEN], fresh[64 + ID_LEN], exe[PATH_MAX];
+    snprintf(name, sizeof name, "build-%s", id);
+    snprintf(exe, sizeof exe, "%s/%s/unc", path, name);
+    char mark[32 + ID_LEN];
+    snprintf(mark, sizeof mark, "%s/.complete", name);
     struct stat st;
-    if (lstat(mark, &st) != 0) {
-        snprintf(fresh, sizeof fresh, "%s/.new-%s-%d", base, id, (int)getpid());
-        if (unpack(self, t, fresh) < 0) {
-            int base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (base_fd >= 0) {
-                remove_tree(base_fd, fresh + strlen(base) + 1);
-                close(base_fd);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (fstatat(base, mark, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            snprintf(fresh, sizeof fresh, ".unpacking-%s-%d", id, (int)getpid());
+            if (unpack(self, t, base, fresh) < 0) {
+                remove_tree(base, fresh);
+                /* Out of space, say, because others unpack at the same time:
+                   one of them may have finished. */
+                if (fstatat(base, mark, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                    close(base);
+                    return;
+                }
+            } else if (renameat(base, fresh, base, name) < 0) {
+                int saved = errno;
+                remove_tree(base, fresh);
+                /* Another start put its own in place first: use that. */
+                if (fstatat(base, mark, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                    say("cannot put %s/%s in place: %s", path, name, strerror(saved));
+                    close(base);
+                    return;
+                }
+            } else {
+                remove_stale(base, id);
             }
-            return;
+        } else {
+            /* Mark this build as in use, for remove_stale() of other builds. */
+            utimensat(base, mark, NULL, AT_SYMLINK_NOFOLLOW);
         }
-        if (rename(fresh, dir) < 0) {
-            /* Someone else put it there first, or a dead unpacking is in the
-               way: theirs is used, or the dead one goes and ours takes its place. */
-            int saved = errno;
-            int base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (lstat(mark, &st) != 0 && base_fd >= 0 && (saved == EEXIST || saved == ENOTEMPTY)) {
-                remove_tree(base_fd, id);
-                saved = rename(fresh, dir) < 0 ? errno : 0;
-            }
-            if (base_fd >= 0) {
-                if (saved != 0)
-                    remove_tree(base_fd, fresh + strlen(base) + 1);
-                close(base_fd);
-            }
-            if (lstat(mark, &st) != 0) {
-                say("cannot put %s in place: %s", dir, strerror(saved));
-                return;
-            }
+        umask(umask_of_caller);
+        execv(exe, argv);
+        int err = errno;
+        umask(077);
+        if (err != ENOENT || attempt > 0) {
+            say("cannot execute %s: %s%s", exe, strerror(err),
+                err == EACCES || err == EPERM ? " (a noexec mount?)" : "");
+            break;
         }
-        remove_stale(base, id);
-    } else {
-        /* Mark this build as in use, for remove_stale() of other builds. */
-        utimensat(AT_FDCWD, mark, NULL, AT_SYMLINK_NOFOLLOW);
+        /* Its program is gone (removed by hand?): set the build aside,
+           remove it, and unpack it once more. */
+        char aside[64 + ID_LEN];
+        snprintf(aside, sizeof aside, ".unpacking-%s-%d-broken", id, (int)getpid());
+        if (renameat(base, name, base, aside) == 0)
+            remove_tree(base, aside);
     }
-    execv(exe, argv);
-    say("cannot execute %s: %s%s", exe, strerror(errno),
-        errno == EACCES || errno == EPERM ? " (a noexec mount?)" : "");
+    close(base);
 }
 
 /* A directory of this user's: $HOME under sudo may well be someone else's. */
@@ -345,10 +403,39 @@ static int mine(const char *path)
         && st.st_uid == geteuid();
 }
 
+/* Where another user holds tmp/unc-<uid>: one of ours named tmp/unc-<uid>.XXXXXX. */
+static void private_tmp(const char *tmp, char *out)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "unc-%u.", (unsigned)geteuid());
+    DIR *d = opendir(tmp);
+    struct dirent *e;
+    struct stat st;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        snprintf(out, PATH_MAX, "%s/%s", tmp, e->d_name);
+        if (lstat(out, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid()
+                && (st.st_mode & 0777) == 0700) {
+            closedir(d);
+            return;
+        }
+    }
+    if (d)
+        closedir(d);
+    snprintf(out, PATH_MAX, "%s/%sXXXXXX", tmp, prefix);
+    if (!mkdtemp(out))
+        snprintf(out, PATH_MAX, "%s/%s", tmp, prefix);   /* fails in usable_dir */
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
+    mode_t umask_of_caller = umask(077);    /* the cache is ours alone */
     int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (self < 0 && errno == EACCES)
+        die("cannot read this unc binary: it must be readable as well as "
+            "executable (mode 0755)");
     if (self < 0)
         die("cannot open /proc/self/exe (%s): unc needs /proc", strerror(errno));
     struct stat st;
@@ -356,39 +443,47 @@ int main(int argc, char **argv)
     if (fstat(self, &st) < 0 || st.st_size < (off_t)sizeof t
             || read_at(self, &t, sizeof t, st.st_size - (off_t)sizeof t) < 0
             || memcmp(t.magic, MAGIC, 8) != 0
-            || t.offset + t.size + sizeof t != (uint64_t)st.st_size)
+            || t.offset + t.size + sizeof t != (uint64_t)st.st_size
+            || !is_hex(t.id, ID_LEN))
         die("this unc binary is damaged (no unc payload at its end); copy it again");
     char id[ID_LEN + 1];
     memcpy(id, t.id, ID_LEN);
     id[ID_LEN] = '\0';
-    for (int i = 0; i < ID_LEN; i++)
-        if (!strchr("0123456789abcdef", id[i]))
-            die("this unc binary is damaged (bad build id); copy it again");
 
-    char bases[5][PATH_MAX];
-    int n = 0;
-    const char *v;
-    if ((v = getenv("UNC_CACHE_DIR")) && *v == '/')
-        snprintf(bases[n++], PATH_MAX, "%s", v);
+    const char *v = getenv("UNC_CACHE_DIR");
+    if (v && *v) {
+        if (*v != '/')
+            die("UNC_CACHE_DIR must be an absolute path, not %s", v);
+        run_from(v, self, &t, id, argv, umask_of_caller);
+        die("cannot start from UNC_CACHE_DIR: %s", problems);
+    }
+
+    char path[PATH_MAX];
     const char *home = getenv("HOME");
     if ((v = getenv("XDG_CACHE_HOME")) && *v == '/') {
-        mkdir(v, 0700);                 /* created when missing, as XDG says */
-        if (mine(v))
-            snprintf(bases[n++], PATH_MAX, "%s/unc", v);
+        if (!mine(v) && home && mine(home) && strncmp(v, home, strlen(home)) == 0)
+            mkdir(v, 0700);             /* created when missing, as XDG says */
+        if (mine(v)) {
+            snprintf(path, sizeof path, "%s/unc", v);
+            run_from(path, self, &t, id, argv, umask_of_caller);
+        }
     } else if (home && strcmp(home, "/") != 0 && mine(home)) {
-        char cache[PATH_MAX];
-        snprintf(cache, sizeof cache, "%s/.cache", home);
-        mkdir(cache, 0700);             /* the XDG default; fine if it exists */
-        snprintf(bases[n++], PATH_MAX, "%s/unc", cache);
+        snprintf(path, sizeof path, "%s/.cache", home);
+        mkdir(path, 0700);              /* the XDG default; fine if it exists */
+        snprintf(path, sizeof path, "%s/.cache/unc", home);
+        run_from(path, self, &t, id, argv, umask_of_caller);
     }
-    if ((v = getenv("XDG_RUNTIME_DIR")) && mine(v))
-        snprintf(bases[n++], PATH_MAX, "%s/unc", v);
+    if ((v = getenv("XDG_RUNTIME_DIR")) && mine(v)) {
+        snprintf(path, sizeof path, "%s/unc", v);
+        run_from(path, self, &t, id, argv, umask_of_caller);
+    }
     v = getenv("TMPDIR");
-    snprintf(bases[n++], PATH_MAX, "%s/unc-%u", v && *v == '/' ? v : "/tmp",
-             (unsigned)geteuid());
-
-    for (int i = 0; i < n; i++)
-        run_from(bases[i], self, &t, id, argv);
-    die("cannot start: no cache directory works (last: %s); set UNC_CACHE_DIR to a "
-        "directory of yours that allows executing programs", problem);
+    const char *tmp = v && *v == '/' ? v : "/tmp";
+    snprintf(path, sizeof path, "%s/unc-%u", tmp, (unsigned)geteuid());
+    struct stat held;
+    if (lstat(path, &held) == 0 && held.st_uid != geteuid())
+        private_tmp(tmp, path);
+    run_from(path, self, &t, id, argv, umask_of_caller);
+    die("cannot start: no cache directory works (%s); set UNC_CACHE_DIR to a "
+        "directory of yours that allows executing programs", problems);
 }

@@ -1,15 +1,16 @@
 """pack.py LAUNCHER ONEDIR OUT: write the one-file dist/unc.
 
-OUT is the launcher program (launcher.c, built static), then every file,
+OUT is the launcher program (launcher.c, compiled), then every file,
 directory and symlink of the PyInstaller one-dir build ONEDIR as entries,
 then a trailer; launcher.c says how they are read. An entry is a type byte
 ('d', 'f' or 'l'), the mode (u32), the length of the path (u32) and of the
 data (u64), the path relative to ONEDIR, and the data: a file's bytes or a
-symlink's target. The trailer is b"UNCPACK1", the offset and the size of the
-entries (u64 each) and the build's id: the first 32 hex digits of the
-SHA-256 of the entries, so that each build unpacks into its own directory.
-Everything is little-endian, sorted by path: the same tree gives the same
-bytes.
+symlink's target. The trailer is b"UNCPACK2", the offset and the size of the
+entries (u64 each) and the build's id, 32 hex digits: the CRC-32 of the
+entries (which the launcher checks while it unpacks them), 8 digits of
+their SHA-256 and their size, so that each build unpacks into its own
+directory. Everything is little-endian, sorted by path: the same tree gives
+the same bytes.
 """
 
 import hashlib
@@ -17,6 +18,7 @@ import os
 import stat
 import struct
 import sys
+import zlib
 
 
 def entries(top):
@@ -46,8 +48,9 @@ def main(launcher, top, out):
     for kind, mode, path, data in entries(top):
         name = path.encode()
         body += kind + struct.pack("<IIQ", mode, len(name), len(data)) + name + data
-    build_id = hashlib.sha256(body).hexdigest()[:32].encode()
-    trailer = b"UNCPACK1" + struct.pack("<QQ", len(program), len(body)) + build_id
+    build_id = (f"{zlib.crc32(body):08x}{hashlib.sha256(body).hexdigest()[:8]}"
+                f"{len(body):016x}").encode()
+    trailer = b"UNCPACK2" + struct.pack("<QQ", len(program), len(body)) + build_id
     tmp = out + ".tmp"
     with open(tmp, "wb") as f:
         f.write(program + body + trailer)

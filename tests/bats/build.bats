@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# What the one-file build must keep, whatever it trims for speed (unc.spec).
+# What the build must keep, whatever it trims for speed (unc.spec).
 
 load helpers
 

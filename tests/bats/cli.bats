@@ -3,6 +3,9 @@
 
 load helpers
 
+# Tests that make a scratch directory lose it even when they fail.
+teardown() { teardown_scratch; }
+
 @test "--version prints the version on stdout and exits 0" {
     run -0 --separate-stderr "$UNC" --version
     assert_output --regexp '^unc [0-9]+\.[0-9]+\.[0-9]+$'

@@ -12,7 +12,9 @@ setup_scratch() {
 }
 
 teardown_scratch() {
-    [ -n "${SCRATCH:-}" ] && rm -rf "$SCRATCH"
+    if [ -n "${SCRATCH:-}" ]; then
+        rm -rf "$SCRATCH"
+    fi
 }
 
 # Skip with a reason unless this runs as an unprivileged user.

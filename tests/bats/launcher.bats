@@ -11,8 +11,8 @@ setup() {
 teardown() { teardown_scratch; }
 
 build_dir() {
-    find "$UNC_CACHE_DIR" -mindepth 1 -maxdepth 1 -regextype egrep \
-        -regex '.*/[0-9a-f]{32}' -type d
+    find "${1:-$UNC_CACHE_DIR}" -mindepth 1 -maxdepth 1 -regextype egrep \
+        -regex '.*/build-[0-9a-f]{32}' -type d
 }
 
 @test "the first start unpacks into the cache, mode 0700; later starts run from it" {
@@ -32,7 +32,7 @@ build_dir() {
 @test "without UNC_CACHE_DIR the cache is ~/.cache/unc" {
     unset UNC_CACHE_DIR
     run -0 env -u XDG_CACHE_HOME "$UNC" true
-    [ -f "$(ls -d "$HOME"/.cache/unc/*/ | head -n 1).complete" ]
+    [ -f "$(build_dir "$HOME/.cache/unc" | head -n 1)/.complete" ]
 }
 
 @test "starts at once with an empty cache unpack it once and all run" {
@@ -48,35 +48,73 @@ build_dir() {
     assert_equal "$(ls -A "$UNC_CACHE_DIR" | wc -l)" 1
 }
 
+# Without UNC_CACHE_DIR: the XDG cache, else the runtime directory, else TMPDIR.
+fallback() {
+    env -u UNC_CACHE_DIR -u XDG_RUNTIME_DIR XDG_CACHE_HOME="$SCRATCH/xdg" TMPDIR="$SCRATCH/tmp" "$@"
+}
+
 @test "a cache directory others may write to is passed over for the next" {
-    mkdir -m 0777 "$UNC_CACHE_DIR"
-    chmod 0777 "$UNC_CACHE_DIR"
-    run -0 env XDG_CACHE_HOME="$SCRATCH/xdg" "$UNC" true
-    assert_equal "$(ls -A "$UNC_CACHE_DIR")" ""
-    [ -n "$(ls -A "$SCRATCH/xdg/unc")" ]
+    mkdir -p -m 0777 "$SCRATCH/xdg/unc" "$SCRATCH/tmp"
+    chmod 0777 "$SCRATCH/xdg/unc"
+    run -0 fallback "$UNC" true
+    assert_equal "$(ls -A "$SCRATCH/xdg/unc")" ""
+    [ -n "$(build_dir "$SCRATCH/tmp/unc-$(id -u)")" ]
 }
 
 @test "a symlink as cache directory is passed over" {
-    mkdir "$SCRATCH/elsewhere"
-    ln -s "$SCRATCH/elsewhere" "$UNC_CACHE_DIR"
-    run -0 env XDG_CACHE_HOME="$SCRATCH/xdg" "$UNC" true
+    mkdir -p "$SCRATCH/elsewhere" "$SCRATCH/xdg" "$SCRATCH/tmp"
+    ln -s "$SCRATCH/elsewhere" "$SCRATCH/xdg/unc"
+    run -0 fallback "$UNC" true
     assert_equal "$(ls -A "$SCRATCH/elsewhere")" ""
+    [ -n "$(build_dir "$SCRATCH/tmp/unc-$(id -u)")" ]
 }
 
 @test "a cache on a noexec mount is passed over for the next" {
     # An outer user namespace of the test's own, to mount a noexec tmpfs.
-    mkdir "$UNC_CACHE_DIR"
+    mkdir -p "$SCRATCH/xdg/unc" "$SCRATCH/tmp"
     run -0 unshare -Urm sh -c '
-        mount -t tmpfs -o noexec tmpfs "$UNC_CACHE_DIR" &&
-        XDG_CACHE_HOME="$1" exec "$0" --stage=user_pid echo ran' "$UNC" "$SCRATCH/xdg"
+        mount -t tmpfs -o noexec tmpfs "$1/xdg/unc" &&
+        exec env -u UNC_CACHE_DIR -u XDG_RUNTIME_DIR XDG_CACHE_HOME="$1/xdg" \
+            TMPDIR="$1/tmp" "$0" --stage=user_pid echo ran' "$UNC" "$SCRATCH"
     assert_output "ran"
-    [ -n "$(ls -A "$SCRATCH/xdg/unc")" ]
+    [ -n "$(ls -A "$SCRATCH/tmp")" ]
+}
+
+@test "UNC_CACHE_DIR is used alone: when it does not work, one unc: line and 125" {
+    run -125 --separate-stderr env UNC_CACHE_DIR=/proc/unc "$UNC" true
+    assert_equal "$stderr" "unc: cannot start from UNC_CACHE_DIR: cannot create /proc/unc: No such file or directory"
+    run -125 --separate-stderr env UNC_CACHE_DIR=relative "$UNC" true
+    assert_equal "$stderr" "unc: UNC_CACHE_DIR must be an absolute path, not relative"
 }
 
 @test "when no cache directory works, one unc: line and 125" {
-    run -125 --separate-stderr env -i UNC_CACHE_DIR=/proc/unc HOME=/proc TMPDIR=/proc "$UNC" true
-    [[ "$stderr" == "unc: cannot start: no cache directory works (last: cannot create /proc/unc-"*"); set UNC_CACHE_DIR to a directory of yours that allows executing programs" ]]
+    run -125 --separate-stderr env -i HOME=/proc TMPDIR=/proc "$UNC" true
+    [[ "$stderr" == "unc: cannot start: no cache directory works (cannot create /proc/unc-"*"); set UNC_CACHE_DIR to a directory of yours that allows executing programs" ]]
     assert_equal "${#stderr_lines[@]}" 1
+}
+
+@test "a binary whose contents do not match its build id is refused (125)" {
+    size=$(stat -c %s "$UNC")
+    cp "$UNC" "$SCRATCH/unc"
+    # Zeros in the middle of the packed build, past the launcher program.
+    dd if=/dev/zero of="$SCRATCH/unc" bs=1 seek=$((size / 2)) count=4096 conv=notrunc 2>/dev/null
+    run -125 --separate-stderr "$SCRATCH/unc" true
+    assert_equal "$stderr" "unc: this unc binary is damaged (its contents do not match its build id); copy it again"
+    assert_equal "$(ls -A "$UNC_CACHE_DIR")" ""
+}
+
+@test "a build whose program was removed from the cache is unpacked again" {
+    run -0 "$UNC" true
+    rm "$(build_dir)/unc"
+    run -0 "$UNC" sh -c 'echo again'
+    assert_output "again"
+    [ -x "$(build_dir)/unc" ]
+}
+
+@test "a umask without the owner's write bit does not break the cache" {
+    run -0 sh -c 'umask 0277 && exec "$0" --stage=user_pid sh -c "umask"' "$UNC"
+    assert_output "0277"
+    run -0 "$UNC" true
 }
 
 @test "a truncated binary says it is damaged (125)" {
@@ -89,14 +127,18 @@ build_dir() {
 @test "an unpacking that died is removed an hour later; other builds after a week" {
     run -0 "$UNC" true
     mine=$(basename "$(build_dir)")
-    old=0123456789abcdef0123456789abcdef
-    mkdir -p "$UNC_CACHE_DIR/$old" "$UNC_CACHE_DIR/.new-$mine-1" "$UNC_CACHE_DIR/.new-$mine-2"
+    id=${mine#build-}
+    old=build-0123456789abcdef0123456789abcdef
+    mkdir -p "$UNC_CACHE_DIR/$old" "$UNC_CACHE_DIR/.unpacking-$id-1" "$UNC_CACHE_DIR/.unpacking-$id-2" \
+        "$UNC_CACHE_DIR/.new-notes" "$UNC_CACHE_DIR/0123456789abcdef0123456789abcdef"
     touch -d '8 days ago' "$UNC_CACHE_DIR/$old/.complete"
-    touch -d '2 hours ago' "$UNC_CACHE_DIR/.new-$mine-1"
+    touch -d '2 hours ago' "$UNC_CACHE_DIR/.unpacking-$id-1" "$UNC_CACHE_DIR/.new-notes"
     # Clean-up runs when a build is unpacked: make ours unpack again.
     rm -rf "${UNC_CACHE_DIR:?}/$mine"
     run -0 "$UNC" true
-    assert_equal "$(ls -A "$UNC_CACHE_DIR" | sort)" "$(printf '%s\n' ".new-$mine-2" "$mine" | sort)"
+    # Only what is named like unc's own went; the user's entries stay.
+    assert_equal "$(ls -A "$UNC_CACHE_DIR" | sort)" \
+        "$(printf '%s\n' ".unpacking-$id-2" "$mine" .new-notes 0123456789abcdef0123456789abcdef | sort)"
 }
 
 @test "a build in use is kept: starting it refreshes its mark" {
@@ -105,6 +147,15 @@ build_dir() {
     touch -d '8 days ago' "$dir/.complete"
     run -0 "$UNC" true
     [ "$(stat -c %Y "$dir/.complete")" -gt "$(date -d '1 day ago' +%s)" ]
+}
+
+@test "an XDG_CACHE_HOME in someone else's directory is not created" {
+    # Root running with a user's XDG_CACHE_HOME (sudo -E) must not make a
+    # root-owned ~/.cache there; here: a directory that is not ours.
+    mkdir -p "$SCRATCH/tmp"
+    run -0 env -u UNC_CACHE_DIR -u XDG_RUNTIME_DIR XDG_CACHE_HOME=/usr/unc-test-cache \
+        TMPDIR="$SCRATCH/tmp" "$UNC" true
+    [ ! -e /usr/unc-test-cache ]
 }
 
 @test "a HOME that is not the user's own is not used for the cache" {

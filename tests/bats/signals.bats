@@ -353,12 +353,10 @@ signal.pause()'
 @test "timeout ends a shell script inside before its next command runs" {
     # The container has a process group of its own: timeout's signal to its
     # group reaches the container only through unc, all of it at once.
-    setup_scratch
     for i in 1 2 3; do
         run -124 timeout 0.5 "$UNC" --stage=user_pid sh -c "sleep 3; touch '$SCRATCH/mark$i'"
     done
     sleep 3.5
     run ls -A "$SCRATCH"
     assert_output ""
-    teardown_scratch
 }

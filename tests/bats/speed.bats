@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
 # A ratio guard, not a benchmark (bench/ has the figures): the frozen binary
 # must not fall far behind the same sources run by `python3 -S -I`, timed
-# here in turns on the same machine. A slip in the build (compression back
-# on, a heavy module bundled and imported, the bootloader's unpacking grown)
-# shows as this ratio growing.
+# here in turns on the same machine. A slip in the build (a heavy module
+# bundled and imported, the launcher unpacking at every start, a slower
+# bootloader) shows as this ratio growing.
 
 load helpers
 

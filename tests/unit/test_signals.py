@@ -1,5 +1,4 @@
-"""Units of the signal side: /proc masks, inherited ignores, the --init loop,
-and the one-file runtime's bookkeeping of unpack directories."""
+"""Units of the signal side: /proc masks, inherited ignores, the --init loop."""
 
 import os
 import signal
