@@ -10,6 +10,7 @@ from unittest import mock
 import pytest
 from hypothesis import given, strategies as st
 
+import forwarder
 import kernel
 import unc
 from stages import Fail, mount, net
@@ -436,8 +437,8 @@ def test_forwarder_relays_tcp_both_ways_with_half_close():
     listener.listen()
     listener.setblocking(False)
     p = net.parse_publish(f"127.0.0.1:{listener.getsockname()[1]}:{server.getsockname()[1]}")
-    forwarder = net.Forwarder([(listener, p)], "127.0.0.1")
-    threading.Thread(target=forwarder.loop, daemon=True).start()
+    relay = forwarder.Forwarder([(listener, p)], "127.0.0.1")
+    threading.Thread(target=relay.loop, daemon=True).start()
     payload = os.urandom(300000)
     with socket.create_connection(listener.getsockname(), timeout=10) as c:
         c.sendall(payload)
@@ -456,7 +457,7 @@ def test_forwarder_relays_udp():
     listener.setblocking(False)
     p = net.parse_publish(f"127.0.0.1:{listener.getsockname()[1]}:"
                           f"{server.getsockname()[1]}/udp")
-    threading.Thread(target=net.Forwarder([(listener, p)], "127.0.0.1").loop,
+    threading.Thread(target=forwarder.Forwarder([(listener, p)], "127.0.0.1").loop,
                      daemon=True).start()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
         c.settimeout(10)
@@ -471,7 +472,7 @@ def test_forwarder_closes_the_client_when_the_container_refuses():
     listener.listen()
     listener.setblocking(False)
     p = net.parse_publish(f"127.0.0.1:{listener.getsockname()[1]}:{free_port()}")
-    threading.Thread(target=net.Forwarder([(listener, p)], "127.0.0.1").loop,
+    threading.Thread(target=forwarder.Forwarder([(listener, p)], "127.0.0.1").loop,
                      daemon=True).start()
     with socket.create_connection(listener.getsockname(), timeout=10) as c:
         assert c.recv(10) == b""
