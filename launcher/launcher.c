@@ -66,17 +66,20 @@ struct trailer {                        /* little-endian, as pack.py writes it *
 
 static char problems[1024];             /* why each cache directory failed */
 
+/* Note why a cache directory failed, for the error if none works. */
 static void say(const char *fmt, ...)
 {
-    char line[512];
+    size_t used = strlen(problems);
+    if (used)
+        used += (size_t)snprintf(problems + used, sizeof problems - used, "; ");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    if (used < sizeof problems)
+        vsnprintf(problems + used, sizeof problems - used, fmt, ap);
     va_end(ap);
-    size_t used = strlen(problems);
-    snprintf(problems + used, sizeof problems - used, "%s%s", used ? "; " : "", line);
 }
 
+/* One line on stderr, as unc's own errors, and unc's status for them. */
 static void die(const char *fmt, ...)
 {
     char line[1536];
@@ -84,7 +87,7 @@ static void die(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    dprintf(2, "unc: %s\n", line);
+    dprintf(2, "unc: %s\n", line);     /* one write: one line, never interleaved */
     exit(125);
 }
 

@@ -41,6 +41,24 @@ sigkill_leaves_nothing() {
     retry 100 no_process "^sleep $2\$"
 }
 
+# serves_published_port MODE PORT TRACED: busybox httpd in a --net=MODE
+# container published on 127.0.0.1:PORT answers curl on the host; the trace
+# shows TRACED (how the port was published); kill -TERM ends unc with 143
+# and takes the helper along.
+serves_published_port() {
+    start_unc "$SCRATCH/log" --trace --net="$1" -p "127.0.0.1:$2:80" \
+        --rootfs "$ROOTFS" -v "$SCRATCH/www:/var/www:ro" httpd -f -p 80 -h /var/www
+    run -0 retry 100 curl -fs "http://127.0.0.1:$2/"
+    assert_output "served by the container $BATS_TEST_NUMBER"
+    grep -q -- "$3" "$SCRATCH/log"
+    helpers=$(helper_pids "$SCRATCH/log" "$1")
+    [ -n "$helpers" ]
+    kill -TERM "$UNC_PID"
+    status=0; wait "$UNC_PID" || status=$?
+    assert_equal "$status" 143
+    gone $helpers
+}
+
 # ------------------------------------------------------------------ none
 
 @test "--net=none: only lo, and it is up" {
@@ -182,17 +200,7 @@ sigkill_leaves_nothing() {
 @test "slirp4netns: -p 127.0.0.1:HOSTPORT:80 serves busybox httpd to curl on the host" {
     require_helper slirp4netns slirp4netns slirp4netns
     port=$(free_port)
-    start_unc "$SCRATCH/log" --trace --net=slirp4netns -p "127.0.0.1:$port:80" \
-        --rootfs "$ROOTFS" -v "$SCRATCH/www:/var/www:ro" httpd -f -p 80 -h /var/www
-    run -0 retry 100 curl -fs "http://127.0.0.1:$port/"
-    assert_output "served by the container $BATS_TEST_NUMBER"
-    grep -q '"add_hostfwd"' "$SCRATCH/log"
-    helpers=$(helper_pids "$SCRATCH/log" slirp4netns)
-    [ -n "$helpers" ]
-    kill -TERM "$UNC_PID"
-    status=0; wait "$UNC_PID" || status=$?
-    assert_equal "$status" 143
-    gone $helpers
+    serves_published_port slirp4netns "$port" '"add_hostfwd"'
     # The API socket and its directory went with the setup.
     api=$(sed -n 's|.*--api-socket=\([^ ]*\) .*|\1|p' "$SCRATCH/log")
     [ -n "$api" ]
@@ -272,17 +280,7 @@ for _ in range(100):
 @test "pasta: -p 127.0.0.1:HOSTPORT:80 serves busybox httpd to curl on the host" {
     require_helper pasta pasta passt
     port=$(free_port)
-    start_unc "$SCRATCH/log" --trace --net=pasta -p "127.0.0.1:$port:80" \
-        --rootfs "$ROOTFS" -v "$SCRATCH/www:/var/www:ro" httpd -f -p 80 -h /var/www
-    run -0 retry 100 curl -fs "http://127.0.0.1:$port/"
-    assert_output "served by the container $BATS_TEST_NUMBER"
-    grep -q -- "-t 127.0.0.1/$port:80" "$SCRATCH/log"
-    helpers=$(helper_pids "$SCRATCH/log" pasta)
-    [ -n "$helpers" ]
-    kill -TERM "$UNC_PID"
-    status=0; wait "$UNC_PID" || status=$?
-    assert_equal "$status" 143
-    gone $helpers
+    serves_published_port pasta "$port" "-t 127.0.0.1/$port:80"
     run -7 curl -fsS "http://127.0.0.1:$port/"
 }
 
