@@ -555,6 +555,8 @@ def _restore_terminal(run):
 def _unsharer(run, report_w, go_r):
     """Create every namespace in one unshare(2), fork PID 1, report, exit."""
     import kernel
+    # Every run has stage 1, and a refused unshare is always about user
+    # namespaces first: its module knows which setting to name.
     from stages import user_pid
     try:
         # Dies with unc; nothing setuid runs in this process afterwards.
