@@ -52,6 +52,8 @@ venv() {
 build() {
     venv
     say "building dist/unc"
+    # docopt-ng's reading of unc's usage text, done once here (docopt_fast.py).
+    .venv/bin/python docopt_fast.py
     # The same hash seed gives the same bytes for the same sources.
     PYTHONHASHSEED=0 .venv/bin/pyinstaller --noconfirm --clean --log-level WARN \
         --distpath .build/onedir --workpath .build/pyinstaller unc.spec

@@ -4,12 +4,16 @@ Each wrapper is named like the kernel's call, takes the kernel's arguments and
 raises OSError(errno, "<syscall>: <strerror>") on failure, so an error message
 always says which call the kernel refused. Constants keep their header names.
 
-Only ctypes and os are imported: this module is on the start-up path of every
-container.
+Only ctypes, os and _signal are imported: this module is on the start-up path
+of every container.
 """
 
 import ctypes
 import os
+
+# What the signal module wraps, as plain ints: signal.py makes enums of them,
+# and importing enum costs about 3.5 ms of every start (bench/README.md).
+import _signal
 
 # <linux/sched.h>
 CLONE_NEWNS = 0x00020000
@@ -29,6 +33,17 @@ CLONE_NAMES = {
     CLONE_NEWNET: "CLONE_NEWNET",
     CLONE_NEWCGROUP: "CLONE_NEWCGROUP",
 }
+
+
+def signal_name(signum):
+    """SIGTERM for 15, as signal.Signals names it; "signal 40" for a
+    real-time signal between SIGRTMIN and SIGRTMAX, which has no name. Of
+    two names for a number (SIGABRT, SIGIOT), the first in alphabetical
+    order, as signal.Signals does."""
+    names = sorted(name for name, value in vars(_signal).items()
+                   if value == signum and name.startswith("SIG") and not name.startswith("SIG_"))
+    return names[0] if names else f"signal {signum}"
+
 
 # <linux/mount.h>
 MS_RDONLY = 1

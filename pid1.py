@@ -43,11 +43,16 @@ process, so a signal sent from inside kills it as it would on the host
 (`sh -c 'kill -SEGV $$'` gives 139).
 
 This module runs after the container's root has changed: it imports
-nothing of its own, and unc imports it before any stage's setup.
+nothing but kernel.py, which unc has loaded by then, and unc imports it
+before any stage's setup.
 """
 
 import os
-import signal
+
+# The signal module's functions and constants as plain ints (kernel.py).
+import _signal as signal
+
+from kernel import signal_name
 
 FORWARDED = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
              signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM,
@@ -79,7 +84,7 @@ def init(run, start_command, report_w):
     os.close(report_w)
     try:
         run.trace(f"init: fork -> pid {child}, forwarding "
-                  + " ".join(signame(s) for s in forwarded))
+                  + " ".join(signal_name(s) for s in forwarded))
         status = supervise(child, waited)
         run.trace(f"init: pid 2 ended ({describe(status)}); kill(-1, SIGKILL)")
         code = exit_code(status)
@@ -154,12 +159,7 @@ def exit_code(status):
 
 def describe(status):
     if os.WIFSIGNALED(status):
-        return f"killed by {signame(os.WTERMSIG(status))}"
+        return f"killed by {signal_name(os.WTERMSIG(status))}"
     return f"exit {os.WEXITSTATUS(status)}"
 
 
-def signame(signum):
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"   # real-time signals have no name

@@ -30,8 +30,10 @@ Signals and the terminal, in short (README.md has the whole story):
 """
 
 import os
-import signal
 import sys
+
+# The signal module's functions and constants as plain ints (kernel.py).
+import _signal as signal
 
 if not getattr(sys, "frozen", False):
     # `python3 -I unc.py` leaves the script's directory out of sys.path.
@@ -189,10 +191,11 @@ def exit_status(wait_status):
 
 def parse(argv):
     """Parse the command line into a dict; raise Fail on a usage error."""
-    from docopt import DocoptExit, docopt
+    import docopt_fast
+    from docopt import DocoptExit
     from stages import Fail
     try:
-        opts = docopt(USAGE, argv, default_help=False, options_first=True)
+        opts = docopt_fast.parse(USAGE, argv, options_first=True)
     except DocoptExit as e:
         first = str(e).splitlines()[0] if str(e) else "bad usage"
         if first.startswith("Warning: found unmatched"):
@@ -484,10 +487,12 @@ def _forward_signals(run):
     terminate an ordinary process, unc ends the container with SIGKILL and
     reports the status the command would have had: 128+N.
     """
+    from kernel import signal_name
+
     def forward(signum, frame):
         if run.reaped:
             return
-        name = signal.Signals(signum).name
+        name = signal_name(signum)
         if signum not in HARMLESS and not _handles(run.pid, signum):
             run.trace(f"{name}: PID 1 does not handle it; kill({run.pid}, SIGKILL)")
             run.killed_by = signum
@@ -754,9 +759,9 @@ def leave(status):
 
 
 if __name__ == "__main__":
-    # docopt-ng needs little of typing, which costs 3.5 ms (typing_lite.py).
-    import typing_lite
-    typing_lite.install()
+    # docopt-ng's `re` and `typing` only when needed (docopt_fast.py).
+    import docopt_fast
+    docopt_fast.install()
     try:
         leave(main() or 0)
     except SystemExit as e:

@@ -140,8 +140,10 @@ import errno
 import fcntl
 import os
 import select
-import signal
 import struct
+
+# The signal module's functions and constants as plain ints (kernel.py).
+import _signal as signal
 
 # The C module under socket.py, for the two calls the container side makes:
 # socket.py converts its constants into enums at import, 1.5 ms of every

@@ -1,0 +1,186 @@
+"""docopt-ng, paying only for matching argv.
+
+unc parses its command line with docopt-ng: docopt(USAGE, argv). Each call
+first reads the usage text (its sections, options and usage patterns, with a
+dozen regular expressions) and then matches argv against what it read. For
+a frozen start of about 20 ms the first half costs about 6 ms: `re` and
+`typing` to import, the expressions to compile, and the reading itself, for
+a result that only changes when USAGE does (bench/README.md). So:
+
+- At build time, build.sh runs `python3 docopt_fast.py`, which writes
+  docopt-ng's reading of unc.USAGE to usage_built.py: its option list and
+  pattern tree as Python source made of docopt-ng's own classes (from their
+  repr()), and the text it was read from.
+- At run time, parse() rebuilds those and does the rest of docopt(): docopt-
+  ng's own parse_argv() and match(). When usage_built.py is missing or was
+  written for another text (USAGE edited without a build), parse() calls
+  docopt() itself, so it is only ever slower, never different.
+- While docopt-ng is imported, `re` is a stand-in that loads the real module
+  on first use (only the reading of a usage text uses it), and `typing` one
+  that provides the few names docopt-ng takes from it (its annotations are
+  never evaluated: `from __future__ import annotations`) and hands anything
+  else over to the real module. unc.py installs them only when it runs as
+  the program, so no library sharing the process is affected.
+
+tests/unit/test_docopt_fast.py checks that parse() and docopt() agree.
+"""
+
+import sys
+
+_Module = type(sys)
+
+
+def parse(usage, argv, options_first=False):
+    """docopt(usage, argv, default_help=False, options_first=options_first)."""
+    import docopt
+    try:
+        import usage_built
+    except ImportError:
+        usage_built = None
+    if usage_built is None or usage_built.USAGE != usage:
+        return docopt.docopt(usage, argv, default_help=False, options_first=options_first)
+    # The second half of docopt() (docopt-ng 0.9.0, pinned), which reads the
+    # options and pattern from usage_built.py instead of the text.
+    options, pattern = usage_built.grammar()
+    docopt.DocoptExit.usage = usage_built.USAGE_SECTION
+    parsed = docopt.parse_argv(docopt.Tokens(argv), options, options_first)
+    matched, left, collected = pattern.fix().match(parsed)
+    if matched and left == []:
+        return docopt.ParsedOptions((a.name, a.value) for a in pattern.flat() + collected)
+    if left:
+        raise docopt.DocoptExit(f"Warning: found unmatched (duplicate?) arguments {left}")
+    raise docopt.DocoptExit(collected=collected, left=left)
+
+
+def reading(usage):
+    """docopt-ng's reading of `usage`: the first half of docopt(), up to its
+    parse_argv(). Returns (options, pattern, usage section)."""
+    import docopt as d
+    sections = d.parse_docstring_sections(usage)
+    d.lint_docstring(sections)
+    options = [*d.parse_options(sections.before_usage),
+               *d.parse_options(sections.after_usage)]
+    pattern = d.parse_pattern(d.formal_usage(sections.usage_body), options)
+    in_pattern = set(pattern.flat(d.Option))
+    for shortcut in pattern.flat(d.OptionsShortcut):
+        shortcut.children = [o for o in options if o not in in_pattern]
+    return options, pattern, sections.usage_header + sections.usage_body
+
+
+def source(usage):
+    """The text of usage_built.py for `usage`."""
+    import docopt as d
+    options, pattern, section = reading(usage)
+    classes = sorted({type(p).__name__ for p in _nodes(pattern) + options})
+    return "".join([
+        "# Written by docopt_fast.py at build time (./build.sh): docopt-ng "
+        f"{d.__version__}'s reading\n",
+        "# of unc.USAGE. Not kept in git; see docopt_fast.py.\n",
+        f"from docopt import {', '.join(classes)}\n\n",
+        f"USAGE = {usage!r}\n\n",
+        f"USAGE_SECTION = {section!r}\n\n\n",
+        "def grammar():\n",
+        "    options = [\n",
+        "".join(f"        {o!r},\n" for o in options),
+        "    ]\n",
+        f"    pattern = {pattern!r}\n",
+        "    return options, pattern\n",
+    ])
+
+
+def _nodes(pattern):
+    return [pattern] + [n for c in getattr(pattern, "children", []) for n in _nodes(c)]
+
+
+# ---------------------------------------------------------------- stand-ins
+
+class _OnFirstUse(_Module):
+    """A module that imports the real one when a name is first looked up in
+    it, and from then on is a copy of it."""
+
+    def __getattr__(self, name):
+        real = _load_real(self.__name__, self)
+        self.__dict__.update(real.__dict__)
+        return getattr(real, name)
+
+
+def _load_real(name, stand_in):
+    """Import the real module `name` in place of `stand_in`."""
+    module = sys.modules.get(name)
+    if module is not None and module is not stand_in:
+        return module
+    sys.modules.pop(name, None)
+    return __import__(name)
+
+
+class _Alias:
+    """typing's Any[...], Tuple[...], Union[...]: only ever subscripted, in
+    docopt-ng's type aliases, never used."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getitem__(self, item):
+        return self
+
+    def __repr__(self):
+        return f"docopt_fast.{self._name}"
+
+
+class _NamedTupleMeta(type):
+    """`class DocSections(NamedTuple): a: str ...`: a tuple with those fields
+    by name (collections.namedtuple would cost another 1.5 ms to import)."""
+
+    def __new__(mcls, name, bases, namespace):
+        if not bases:
+            return super().__new__(mcls, name, bases, namespace)
+        fields = tuple(namespace.get("__annotations__", {}))
+        body = {"__slots__": (), "_fields": fields, "__module__": namespace.get("__module__"),
+                "__new__": lambda cls, *values: tuple.__new__(cls, values)}
+        for i, field in enumerate(fields):
+            body[field] = property(lambda self, i=i: self[i])
+        return type(name, (tuple,), body)
+
+
+class _NamedTupleBase(metaclass=_NamedTupleMeta):
+    pass
+
+
+def _typing_stand_in():
+    typing = _Module("typing", "docopt_fast's stand-in for typing (see docopt_fast.py)")
+    for name in ("Any", "Callable", "Tuple", "Type", "Union"):
+        setattr(typing, name, _Alias(name))
+    typing.cast = lambda typ, value: value
+
+    def NamedTuple(typename, fields=None, /, **kwargs):
+        return _load_real("typing", typing).NamedTuple(typename, fields, **kwargs)
+    # `class X(NamedTuple)` asks a function base for the bases to use.
+    NamedTuple.__mro_entries__ = lambda bases: (_NamedTupleBase,)
+    typing.NamedTuple = NamedTuple
+
+    def __getattr__(name):
+        if name.startswith("__"):
+            # The import system probes for __path__ and friends.
+            raise AttributeError(name)
+        return getattr(_load_real("typing", typing), name)
+    typing.__getattr__ = __getattr__
+    return typing
+
+
+def install():
+    """Put the stand-ins for `re` and `typing` in place, unless the real
+    modules are loaded already."""
+    sys.modules.setdefault("re", _OnFirstUse("re"))
+    sys.modules.setdefault("typing", _typing_stand_in())
+
+
+if __name__ == "__main__":
+    # `python3 docopt_fast.py [PATH]`: write usage_built.py (build.sh).
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    import unc
+    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "usage_built.py")
+    with open(path + ".new", "w") as f:
+        f.write(source(unc.USAGE))
+    os.replace(path + ".new", path)
