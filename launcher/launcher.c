@@ -3,10 +3,10 @@
  * cache, unpacking it there on the first start of each build.
  *
  * dist/unc is this program, then the files of unc's PyInstaller one-dir
- * build (launcher/pack.py writes them), then a trailer that says where they
+ * build, compressed (launcher/pack.py writes them), then a trailer that says where they
  * are and names the build by a hash of them:
  *
- *     [this program][entry][entry]...[trailer: "UNCPACK2", offset, size, id]
+ *     [this program][entry][entry]...[trailer: "UNCPACK3", offset, size, id]
  *
  * Each start: read the trailer through /proc/self/exe; find the first usable
  * cache directory; if <cache>/build-<id>/.complete exists, execv
@@ -38,6 +38,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -46,12 +47,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
-#define MAGIC "UNCPACK2"
+#define MAGIC "UNCPACK3"
 #define ID_LEN 32
 #define STALE_BUILD (7 * 24 * 3600)     /* other builds unused this long go */
 #define STALE_UNPACKING 3600            /* and unpackings that died this long ago */
@@ -143,16 +146,67 @@ static int read_payload(int fd, void *buf, size_t len, off_t off)
     return 0;
 }
 
-static int copy_out(int in, off_t *off, int out, uint64_t len)
+/*
+ * zlib, for the files of the payload, which pack.py compresses (12 MB of
+ * build in 4.5 MB). It is loaded only to unpack, at the first start of a
+ * build: linked, it would be loaded at every start.
+ */
+static struct {
+    int (*init)(z_streamp, const char *, int);
+    int (*inflate)(z_streamp, int);
+    int (*end)(z_streamp);
+} zlib;
+
+static int load_zlib(void)
 {
-    static char buf[1 << 20];
-    while (len > 0) {
-        size_t chunk = len < sizeof buf ? (size_t)len : sizeof buf;
-        if (read_payload(in, buf, chunk, *off) < 0 || write_all(out, buf, chunk) < 0)
-            return -1;
-        *off += (off_t)chunk, len -= chunk;
+    void *lib = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (lib) {
+        zlib.init = (int (*)(z_streamp, const char *, int))dlsym(lib, "inflateInit_");
+        zlib.inflate = (int (*)(z_streamp, int))dlsym(lib, "inflate");
+        zlib.end = (int (*)(z_streamp))dlsym(lib, "inflateEnd");
+    }
+    if (!lib || !zlib.init || !zlib.inflate || !zlib.end) {
+        say("cannot load zlib (libz.so.1) to unpack unc: %s; install it (Debian: zlib1g)",
+            dlerror());
+        return -1;
     }
     return 0;
+}
+
+/* Inflate `len` bytes of the payload at *off into `out`. -1 with errno 0:
+   the data is damaged; with errno set: writing failed. */
+static int inflate_out(int in, off_t *off, int out, uint64_t len)
+{
+    static unsigned char src[1 << 18], dst[1 << 20];
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (zlib.init(&zs, ZLIB_VERSION, (int)sizeof zs) != Z_OK) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = Z_OK;
+    while (rc != Z_STREAM_END) {
+        if (zs.avail_in == 0) {
+            size_t chunk = len < sizeof src ? (size_t)len : sizeof src;
+            if (chunk == 0 || read_payload(in, src, chunk, *off) < 0)
+                break;                          /* the stream ends early */
+            *off += (off_t)chunk, len -= chunk;
+            zs.next_in = src, zs.avail_in = (uInt)chunk;
+        }
+        zs.next_out = dst, zs.avail_out = sizeof dst;
+        rc = zlib.inflate(&zs, Z_NO_FLUSH);
+        if (rc != Z_OK && rc != Z_STREAM_END)
+            break;
+        if (write_all(out, (char *)dst, sizeof dst - zs.avail_out) < 0) {
+            int saved = errno;
+            zlib.end(&zs);
+            errno = saved;
+            return -1;
+        }
+    }
+    zlib.end(&zs);
+    errno = 0;
+    return rc == Z_STREAM_END && len == 0 && zs.avail_in == 0 ? 0 : -1;
 }
 
 /* A path from the archive: relative, no "..", no empty component. */
@@ -210,6 +264,10 @@ static int unpack(int self, const struct trailer *t, int base, const char *name)
         say("cannot open %s: %s", name, strerror(errno));
         return -1;
     }
+    if (load_zlib() < 0) {
+        close(root);
+        return -1;
+    }
     crc_init();
     off_t off = (off_t)t->offset, end = (off_t)(t->offset + t->size);
     char path[PATH_MAX], target[PATH_MAX];
@@ -244,8 +302,16 @@ static int unpack(int self, const struct trailer *t, int base, const char *name)
         case 'f': {
             int fd = openat(root, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                             0600 | (mode & 0755));
-            ok = fd >= 0 && copy_out(self, &off, fd, dlen) == 0;
-            if (fd >= 0 && close(fd) < 0)
+            if (fd < 0) {
+                ok = 0;
+                break;
+            }
+            ok = inflate_out(self, &off, fd, dlen) == 0;
+            if (!ok && errno == 0) {
+                close(fd);
+                goto damaged;
+            }
+            if (close(fd) < 0)
                 ok = 0;
             break;
         }
@@ -334,6 +400,38 @@ static void remove_stale(int base, const char *id)
     closedir(d);
 }
 
+/* The caller's LD_LIBRARY_PATH (NULL: unset), before we change it. */
+static const char *caller_library_path;
+
+/*
+ * Set what PyInstaller's one-dir bootloader sets before it executes itself a
+ * second time (bootloader/src/pyi_main.c, PyInstaller 6): started plainly, it
+ * prepends its _internal directory to LD_LIBRARY_PATH, keeping the caller's
+ * value in LD_LIBRARY_PATH_ORIG, and must then restart, because the dynamic
+ * loader reads LD_LIBRARY_PATH only when a program starts. Found set with its
+ * own archive path (the realpath of /proc/self/exe), it takes itself for its
+ * restarted self and goes on: one exec and one loading of its libraries
+ * less, about 1 ms. Should any of it not match, it resets them and restarts
+ * as before: slower, never different. unc removes them all again for the
+ * programs it starts (frozen.py).
+ */
+static void as_restarted_bootloader(const char *exe)
+{
+    char real[PATH_MAX], libs[2 * PATH_MAX + 16], name[17] = "";
+    if (!realpath(exe, real))
+        return;
+    char *slash = strrchr(real, '/');
+    snprintf(libs, sizeof libs, "%.*s/_internal%s%s", (int)(slash - real), real,
+             caller_library_path ? ":" : "", caller_library_path ? caller_library_path : "");
+    if (caller_library_path)
+        setenv("LD_LIBRARY_PATH_ORIG", caller_library_path, 1);
+    setenv("LD_LIBRARY_PATH", libs, 1);
+    setenv("_PYI_ARCHIVE_FILE", real, 1);
+    setenv("_PYI_PARENT_PROCESS_LEVEL", "-1", 1);     /* PYI_PROCESS_LEVEL_PARENT_NEEDS_RESTART */
+    if (prctl(PR_GET_NAME, name, 0, 0, 0) == 0)
+        setenv("_PYI_LINUX_PROCESS_NAME", name, 1);
+}
+
 /* Run unc from the cache directory `path`, unpacking it first if needed;
    returns only on failure. */
 static void run_from(const char *path, int self, const struct trailer *t,
@@ -380,6 +478,7 @@ static void run_from(const char *path, int self, const struct trailer *t,
             utimensat(base, mark, NULL, AT_SYMLINK_NOFOLLOW);
         }
         umask(umask_of_caller);
+        as_restarted_bootloader(exe);
         execv(exe, argv);
         int err = errno;
         umask(077);
@@ -452,6 +551,10 @@ int main(int argc, char **argv)
     char id[ID_LEN + 1];
     memcpy(id, t.id, ID_LEN);
     id[ID_LEN] = '\0';
+
+    caller_library_path = getenv("LD_LIBRARY_PATH");
+    if (caller_library_path)
+        caller_library_path = strdup(caller_library_path);   /* setenv replaces it */
 
     const char *v = getenv("UNC_CACHE_DIR");
     if (v && *v) {

@@ -4,8 +4,8 @@ OUT is the launcher program (launcher.c, compiled), then every file,
 directory and symlink of the PyInstaller one-dir build ONEDIR as entries,
 then a trailer; launcher.c says how they are read. An entry is a type byte
 ('d', 'f' or 'l'), the mode (u32), the length of the path (u32) and of the
-data (u64), the path relative to ONEDIR, and the data: a file's bytes or a
-symlink's target. The trailer is b"UNCPACK2", the offset and the size of the
+data (u64), the path relative to ONEDIR, and the data: a file's bytes,
+zlib-compressed (level 9), or a symlink's target. The trailer is b"UNCPACK3", the offset and the size of the
 entries (u64 each) and the build's id, 32 hex digits: the CRC-32 of the
 entries (which the launcher checks while it unpacks them), 8 digits of
 their SHA-256 and their size, so that each build unpacks into its own
@@ -36,7 +36,7 @@ def entries(top):
                 yield b"d", mode, path, b""
             elif stat.S_ISREG(st.st_mode):
                 with open(full, "rb") as f:
-                    yield b"f", mode, path, f.read()
+                    yield b"f", mode, path, zlib.compress(f.read(), 9)
             else:
                 sys.exit(f"pack.py: {full}: not a file, directory or symlink")
 
@@ -50,7 +50,7 @@ def main(launcher, top, out):
         body += kind + struct.pack("<IIQ", mode, len(name), len(data)) + name + data
     build_id = (f"{zlib.crc32(body):08x}{hashlib.sha256(body).hexdigest()[:8]}"
                 f"{len(body):016x}").encode()
-    trailer = b"UNCPACK2" + struct.pack("<QQ", len(program), len(body)) + build_id
+    trailer = b"UNCPACK3" + struct.pack("<QQ", len(program), len(body)) + build_id
     tmp = out + ".tmp"
     with open(tmp, "wb") as f:
         f.write(program + body + trailer)

@@ -167,3 +167,16 @@ fallback() {
     [ ! -e /tmp/.cache ]
     [ -n "$(ls -A "$SCRATCH/unc-$(id -u)")" ]
 }
+
+@test "unc runs from the cache with one execve: PyInstaller's bootloader does not restart" {
+    # Started plainly, the bootloader sets LD_LIBRARY_PATH and executes
+    # itself again; the launcher sets what it would, which saves that exec.
+    run -0 "$UNC" true
+    if ! strace -o /dev/null true 2>/dev/null; then
+        skip "strace cannot trace here (ptrace not permitted)"
+    fi
+    run -0 strace -f -qq -e trace=execve -e signal=none -o "$SCRATCH/trace" \
+        "$UNC" --stage=user_pid sh -c 'echo "$LD_LIBRARY_PATH"'
+    assert_output ""
+    assert_equal "$(grep -c "execve(\"$(build_dir)/unc\"" "$SCRATCH/trace")" 1
+}
