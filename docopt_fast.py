@@ -9,8 +9,8 @@ a result that only changes when USAGE does (bench/README.md). So:
 
 - At build time, build.sh runs `python3 docopt_fast.py`, which writes
   docopt-ng's reading of unc.USAGE to usage_built.py: its option list and
-  pattern tree as Python source made of docopt-ng's own classes (from their
-  repr()), and the text it was read from.
+  its pattern tree, fixed (see source()), as Python source made of
+  docopt-ng's own classes (from their repr()), and the text it was read from.
 - At run time, parse() rebuilds those and does the rest of docopt(): docopt-
   ng's own parse_argv() and match(). When usage_built.py is missing or was
   written for another text (USAGE edited without a build), parse() calls
@@ -41,10 +41,10 @@ def parse(usage, argv, options_first=False):
         return docopt.docopt(usage, argv, default_help=False, options_first=options_first)
     # The second half of docopt() (docopt-ng 0.9.0, pinned), which reads the
     # options and pattern from usage_built.py instead of the text.
-    options, pattern = usage_built.grammar()
+    options, pattern = usage_built.grammar()     # pattern: fixed already
     docopt.DocoptExit.usage = usage_built.USAGE_SECTION
     parsed = docopt.parse_argv(docopt.Tokens(argv), options, options_first)
-    matched, left, collected = pattern.fix().match(parsed)
+    matched, left, collected = pattern.match(parsed)
     if matched and left == []:
         return docopt.ParsedOptions((a.name, a.value) for a in pattern.flat() + collected)
     if left:
@@ -68,9 +68,27 @@ def reading(usage):
 
 
 def source(usage):
-    """The text of usage_built.py for `usage`."""
+    """The text of usage_built.py for `usage`. Its pattern is the one
+    docopt() matches argv against: after fix(), which makes equal leaves one
+    object and gives repeated ones a list or a count as their value (half a
+    millisecond, so it is done here too), with the same leaves shared."""
     import docopt as d
     options, pattern, section = reading(usage)
+    # As docopt() does, argv is parsed with the options as read, before fix()
+    # changes the values of those it shares with the pattern.
+    options_text = "".join(f"        {o!r},\n" for o in options)
+    pattern.fix()
+    leaves, lines = {}, []
+
+    def expression(node):
+        if hasattr(node, "children"):
+            return f"{type(node).__name__}({', '.join(map(expression, node.children))})"
+        if id(node) not in leaves:
+            leaves[id(node)] = f"leaf{len(leaves)}"
+            lines.append(f"    {leaves[id(node)]} = {node!r}\n")
+        return leaves[id(node)]
+
+    tree = expression(pattern)
     classes = sorted({type(p).__name__ for p in _nodes(pattern) + options})
     return "".join([
         "# Written by docopt_fast.py at build time (./build.sh): docopt-ng "
@@ -81,9 +99,10 @@ def source(usage):
         f"USAGE_SECTION = {section!r}\n\n\n",
         "def grammar():\n",
         "    options = [\n",
-        "".join(f"        {o!r},\n" for o in options),
+        options_text,
         "    ]\n",
-        f"    pattern = {pattern!r}\n",
+        *lines,
+        f"    pattern = {tree}\n",
         "    return options, pattern\n",
     ])
 

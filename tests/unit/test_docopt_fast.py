@@ -43,19 +43,32 @@ def both(argv):
     return fast, slow
 
 
+def sharing(pattern):
+    """Which leaves of the tree are one object: for each leaf in order, the
+    position of its first occurrence."""
+    first = {}
+    return [first.setdefault(id(leaf), i) for i, leaf in enumerate(pattern.flat())]
+
+
 def test_the_built_reading_is_docopts_reading():
     options, pattern, section = docopt_fast.reading(unc.USAGE)
+    options_text = repr(options)
+    pattern.fix()
     module = built_module(unc.USAGE)
     built_options, built_pattern = module.grammar()
-    assert repr(built_options) == repr(options)
+    assert repr(built_options) == options_text
     assert repr(built_pattern) == repr(pattern)
+    assert sharing(built_pattern) == sharing(pattern)
+    assert len(set(sharing(pattern))) < len(pattern.flat())     # some are shared
     assert module.USAGE_SECTION == section
     assert "Usage:\n  unc stages\n" in section
 
 
 def test_parse_uses_the_built_reading(built, monkeypatch):
-    # Were the text read again, parse_pattern would run.
+    # Were the text read again, parse_pattern would run; were the pattern
+    # not fixed already, fix() would.
     monkeypatch.setattr(docopt, "parse_pattern", None)
+    monkeypatch.setattr(docopt.BranchPattern, "fix", None)
     assert docopt_fast.parse(unc.USAGE, ["--trace", "true"])["--trace"] is True
 
 
