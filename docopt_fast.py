@@ -13,8 +13,9 @@ a result that only changes when USAGE does (bench/README.md). So:
   docopt-ng's own classes (from their repr()), and the text it was read from.
 - At run time, parse() rebuilds those and does the rest of docopt(): docopt-
   ng's own parse_argv() and match(). When usage_built.py is missing or was
-  written for another text (USAGE edited without a build), parse() calls
-  docopt() itself, so it is only ever slower, never different.
+  written for another text (USAGE edited without a build) or another
+  version of docopt-ng, parse() calls docopt() itself, so it is only ever
+  slower, never different.
 - While docopt-ng is imported, `re` is a stand-in that loads the real module
   on first use (only the reading of a usage text uses it), and `typing` one
   that provides the few names docopt-ng takes from it (its annotations are
@@ -37,7 +38,8 @@ def parse(usage, argv, options_first=False):
         import usage_built
     except ImportError:
         usage_built = None
-    if usage_built is None or usage_built.USAGE != usage:
+    if (getattr(usage_built, "USAGE", None) != usage
+            or getattr(usage_built, "DOCOPT_VERSION", None) != docopt.__version__):
         return docopt.docopt(usage, argv, default_help=False, options_first=options_first)
     # The second half of docopt() (docopt-ng 0.9.0, pinned), which reads the
     # options and pattern from usage_built.py instead of the text.
@@ -95,6 +97,7 @@ def source(usage):
         f"{d.__version__}'s reading\n",
         "# of unc.USAGE. Not kept in git; see docopt_fast.py.\n",
         f"from docopt import {', '.join(classes)}\n\n",
+        f"DOCOPT_VERSION = {d.__version__!r}\n\n",
         f"USAGE = {usage!r}\n\n",
         f"USAGE_SECTION = {section!r}\n\n\n",
         "def grammar():\n",

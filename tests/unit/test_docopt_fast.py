@@ -110,6 +110,14 @@ def test_a_usage_text_of_another_build_is_read_again(monkeypatch):
     assert docopt_fast.parse(unc.USAGE, ["--init", "true"])["--init"] is True
 
 
+def test_a_reading_by_another_docopt_version_is_not_used(monkeypatch):
+    module = built_module(unc.USAGE)
+    module.DOCOPT_VERSION = "0.0.1"      # or none, as before it was written
+    monkeypatch.setitem(sys.modules, "usage_built", module)
+    monkeypatch.setattr(module, "grammar", None)          # would raise if used
+    assert docopt_fast.parse(unc.USAGE, ["--init", "true"])["--init"] is True
+
+
 def test_without_usage_built_parse_reads_the_text(monkeypatch):
     monkeypatch.setitem(sys.modules, "usage_built", None)     # import fails
     assert docopt_fast.parse(unc.USAGE, ["--stage=uts", "true"])["--stage"] == "uts"
