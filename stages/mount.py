@@ -56,6 +56,11 @@ Kernel rules that force these choices
       of the host's null, zero, full, random, urandom and tty, which keep
       the host mount's flags; /dev/pts is a new devpts instance
       (newinstance,ptmxmode=0666) and /dev/ptmx a symlink into it.
+    - The caller's terminal is a node of the host's devpts, which that new
+      instance hides: ttyname(3), and so `tty`, would find no name for fd 0.
+      It is bound on /dev/console, where ttyname finds it by its device
+      number, as bwrap and LXC do; the container gets no access it did not
+      have through the open fd already.
     - A fresh sysfs needs a network namespace owned by the container's user
       namespace; without the net stage unc binds the host's /sys read-only.
     - Mounts inherited from a more privileged namespace have their flags
@@ -560,8 +565,9 @@ def _check_dest(option, dest):
         raise Fail(f"invalid {option} {dest!r}: cannot mount over the root")
 
 
-def build_plan(opts, cwd):
-    """The mount plan for these options (no kernel is touched)."""
+def build_plan(opts, cwd, console=None):
+    """The mount plan for these options (no kernel is touched); `console`:
+    the host path of the caller's terminal, if it has one."""
     rootfs = opts.get("--rootfs")
     plan = Plan()
     plan.add(MakePrivate())
@@ -576,6 +582,8 @@ def build_plan(opts, cwd):
     plan.add(Mount("tmpfs", "/dev", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k"))
     for name in DEVICES:
         plan.add(Bind(f"/dev/{name}", f"/dev/{name}"))
+    if console:
+        plan.add(Bind(console, "/dev/console"))
     plan.add(Mount("devpts", "/dev/pts", MS_NOSUID | MS_NOEXEC,
                    "newinstance,ptmxmode=0666,mode=620"))
     plan.add(Mount("tmpfs", "/dev/shm", MS_NOSUID | MS_NODEV, "mode=1777"))
@@ -627,7 +635,17 @@ def prepare(run):
         cwd = os.getcwd()
     except OSError:
         cwd = "/"
-    run.plan = build_plan(run.opts, cwd)
+    run.plan = build_plan(run.opts, cwd, console=_terminal())
+
+
+def _terminal():
+    """The host path of the terminal on unc's stdin, stdout or stderr."""
+    for fd in (0, 1, 2):
+        try:
+            return os.ttyname(fd)
+        except OSError:
+            continue    # not a terminal, or one this /dev has no name for
+    return None
 
 
 def container_setup(run):

@@ -303,3 +303,16 @@ teardown() { teardown_scratch; }
     done
     [ -d "$ROOTFS/par-$BATS_TEST_NUMBER/a/b" ]
 }
+
+@test "on a terminal, the caller's terminal is /dev/console inside, so tty names it" {
+    DRIVER="$BATS_TEST_DIRNAME/pty_driver.py"
+    for root in "" "--rootfs=$ROOTFS"; do
+        run -0 "$PYTHON" "$DRIVER" expect="tty is /dev/console" exited \
+            -- "$UNC" $root sh -c 'echo "tty is $(tty)"; echo hi > /dev/console'
+        assert_output --partial "hi"
+    done
+    # Without a terminal there is none to bind.
+    run -0 "$UNC" --rootfs "$ROOTFS" sh -c 'tty; [ -e /dev/console ] || echo "no console"' \
+        </dev/null
+    assert_output $'not a tty\nno console'
+}

@@ -57,6 +57,17 @@ def test_dev_has_devices_pts_shm_and_links():
     assert links["/dev/ptmx"] == "pts/ptmx" and links["/dev/fd"] == "/proc/self/fd"
 
 
+def test_the_callers_terminal_is_bound_on_dev_console_when_there_is_one():
+    plan = build_plan(opts(rootfs="/r"), "/", console="/dev/pts/7")
+    consoles = [op for op in plan if isinstance(op, Bind) and op.dest == "/dev/console"]
+    assert [op.sources for op in consoles] == [("/dev/pts/7",)]
+    ops = list(plan)
+    assert ops.index(consoles[0]) > next(i for i, op in enumerate(ops)
+                                         if type(op) is Mount and op.dest == "/dev")
+    assert not any(isinstance(op, Bind) and op.dest == "/dev/console"
+                   for op in build_plan(opts(rootfs="/r"), "/"))
+
+
 def test_devpts_options_work_without_gid_5():
     plan = build_plan(opts(rootfs="/r"), "/")
     devpts = next(op for op in plan if getattr(op, "fstype", None) == "devpts")
