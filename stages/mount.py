@@ -270,9 +270,16 @@ def remount_readonly(path):
 
 def _mounts_below(path):
     real = os.path.realpath(path)
-    with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4] for line in f]
+    with open("/proc/self/mountinfo", errors="surrogateescape") as f:
+        points = [_unescape(line.split()[4]) for line in f]
     return [p for p in points if p == real or p.startswith(real.rstrip("/") + "/")]
+
+
+def _unescape(field):
+    """A mountinfo path: the kernel writes space, tab, newline and backslash
+    in it as \\ooo (three octal digits)."""
+    head, *rest = field.split("\\")
+    return head + "".join(chr(int(part[:3], 8)) + part[3:] for part in rest)
 
 
 class Mount(Op):

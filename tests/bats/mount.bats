@@ -316,3 +316,31 @@ teardown() { teardown_scratch; }
         </dev/null
     assert_output $'not a tty\nno console'
 }
+
+@test "before Linux 5.12 (no mount_setattr), each mount under the host's / is remounted read-only" {
+    # The sources, with mount_setattr(2) failing as on an old kernel.
+    old_kernel='import errno, runpy, sys
+sys.path.insert(0, sys.argv[1])
+import kernel
+def mount_setattr(*args):
+    raise OSError(errno.ENOSYS, "mount_setattr: Function not implemented")
+kernel.mount_setattr = mount_setattr
+sys.argv = [sys.argv[1] + "/unc.py"] + sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")'
+    # A host mount below / whose path has a space (mountinfo escapes it),
+    # with flags the kernel locks: mounted in an outer user namespace. Not
+    # under /tmp, where the container has a tmpfs of its own.
+    top=$(mktemp -d "$HOME/unc-old-kernel.XXXXXX")
+    mkdir "$top/a dir"
+    run unshare -Urm sh -c '
+        mount -t tmpfs -o nosuid,nodev tmpfs "$3/a dir" || exit 99
+        exec "$0" -S -I -c "$1" "$2" --trace sh -c "
+            touch \"$3/a dir/x\"; touch \"$3/y\"; true"
+    ' "$PYTHON" "$old_kernel" "$UNC_SRC" "$top"
+    rm -rf "$top"
+    assert_success
+    assert_output --partial "touch: cannot touch '$top/a dir/x': Read-only file system"
+    assert_output --partial "touch: cannot touch '$top/y': Read-only file system"
+    # The fallback remounted each of them (the trace shows the plan's step).
+    assert_output --partial "mount_setattr("
+}

@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from hypothesis import given, strategies as st
 
 from stages import Fail, mount
 from stages.mount import (Bind, BindRoot, Chdir, MakePrivate, Mount, PivotRoot, Proc,
@@ -259,3 +260,10 @@ def test_open_in_root_falls_back_without_openat2(tmp_path, monkeypatch):
         assert _where(mount._open_in_root(rootfd, "/abs")) == str(root) + str(outside)
     finally:
         os.close(rootfd)
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40))
+def test_mountinfo_paths_are_unescaped_as_the_kernel_escapes_them(path):
+    # fs/proc_namespace.c: mangle() writes " \t\n\\" as \ooo.
+    escaped = "".join(f"\\{ord(c):03o}" if c in " \t\n\\" else c for c in path)
+    assert mount._unescape(escaped) == path
