@@ -239,6 +239,34 @@ def latency(tools, out_dir, runs, rounds, warmup):
     return result
 
 
+# ------------------------------------------------------------ no container
+
+def floor(tools, out_dir, runs, warmup):
+    """What each tool pays before any container: `--version` is its start,
+    the parse of its command line and its exit. Beside them, Python's own
+    start with ctypes, which unc (frozen or not) pays before its first line.
+    One hyperfine invocation, so the figures share the machine's state."""
+    commands = {f"{t.name} --version": [t.binary, "--version"] for t in tools if t.binary}
+    py = shutil.which("python3")
+    if py:
+        commands["python3 -S -I -c 'import ctypes'"] = [py, "-S", "-I", "-c", "import ctypes"]
+    path = os.path.join(out_dir, "hf-floor.json")
+    argv = [HYPERFINE, "-N", "--style", "none", "--warmup", str(warmup), "--runs", str(runs),
+            "--export-json", path, *map(shlex.join, commands.values())]
+    log(f"start without a container ({len(commands)} commands x {runs} runs)")
+    res = subprocess.run(argv, capture_output=True, text=True)
+    if res.returncode != 0:
+        return {"error": (res.stderr.strip().splitlines() or ["?"])[-1]}
+    with open(path) as f:
+        found = json.load(f)["results"]
+    result = {}
+    for name, entry in zip(commands, found):
+        ms = [v * 1000 for v in entry["times"]]
+        result[name] = {"command": entry["command"], "runs": len(ms),
+                        "median": statistics.median(ms), "min": min(ms), "max": max(ms)}
+    return result
+
+
 # ------------------------------------------------------------ throughput
 
 def _spawn(argv):
@@ -430,6 +458,7 @@ def main():
         },
         "notes": notes,
         "latency": latency(tools, os.path.dirname(out), runs, rounds, warmup),
+        "floor": floor(tools, os.path.dirname(out), runs, warmup),
         "throughput": throughput(tools, main_stage, row, together, repeats),
         "memory": memory(tools, main_stage, repeats),
         "size": {t.name: os.path.getsize(os.path.realpath(t.binary))

@@ -111,6 +111,25 @@ def markdown(r):
                        f"{e['max']:.1f} | {ratio(e['median'], bw)} | {ratio(e['median'], cr)} |")
     out.append("")
 
+    base = r.get("floor", {})
+    if base:
+        crun = base.get("crun --version", {}).get("median")
+        out += ["## Starting without a container", "",
+                "Wall time in ms (hyperfine `-N`, one invocation) of each tool's `--version`: "
+                "its start, the parse of its command line and its exit; and of Python starting "
+                "with ctypes, which unc, frozen or not, pays before its first line. What a "
+                "tool's container start takes beyond its `--version` is the container's own "
+                "cost (bench/README.md: where it ends for Python).", ""]
+        if "error" in base:
+            out += [f"failed: {base['error']}", ""]
+        else:
+            out += ["| command | median | min | max | x crun --version |",
+                    "|---|---:|---:|---:|---:|"]
+            for name, e in base.items():
+                out.append(f"| `{name}` | {e['median']:.1f} | {e['min']:.1f} | "
+                           f"{e['max']:.1f} | {ratio(e['median'], crun)} |")
+            out.append("")
+
     thr = r["throughput"]
     stage = thr.get("unc", {}).get("stage", "?")
     out += [f"## Throughput (stage {stage}; crun and runc: mount)", "",
