@@ -2,10 +2,11 @@
 
 unc parses its command line with docopt-ng: docopt(USAGE, argv). Each call
 first reads the usage text (its sections, options and usage patterns, with a
-dozen regular expressions) and then matches argv against what it read. For
-a frozen start of about 20 ms the first half costs about 6 ms: `re` and
-`typing` to import, the expressions to compile, and the reading itself, for
-a result that only changes when USAGE does (bench/README.md). So:
+dozen regular expressions) and then matches argv against what it read. In
+a frozen start of about 20 ms the first half cost about 4 ms: `re` to
+import (1.4 ms), its expressions to compile and the reading itself (2.2),
+fixing the pattern (0.5), for a result that only changes when USAGE does
+(bench/README.md). So:
 
 - At build time, build.sh runs `python3 docopt_fast.py`, which writes
   docopt-ng's reading of unc.USAGE to usage_built.py: its option list and
