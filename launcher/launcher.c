@@ -3,8 +3,8 @@
  * cache, unpacking it there on the first start of each build.
  *
  * dist/unc is this program, then the files of unc's PyInstaller one-dir
- * build, compressed (launcher/pack.py writes them), then a trailer that says where they
- * are and names the build by a hash of them:
+ * build, compressed (launcher/pack.py writes them), then a trailer that says
+ * where they are and names the build by a hash of them:
  *
  *     [this program][entry][entry]...[trailer: "UNCPACK3", offset, size, id]
  *

@@ -5,12 +5,12 @@ directory and symlink of the PyInstaller one-dir build ONEDIR as entries,
 then a trailer; launcher.c says how they are read. An entry is a type byte
 ('d', 'f' or 'l'), the mode (u32), the length of the path (u32) and of the
 data (u64), the path relative to ONEDIR, and the data: a file's bytes,
-zlib-compressed (level 9), or a symlink's target. The trailer is b"UNCPACK3", the offset and the size of the
-entries (u64 each) and the build's id, 32 hex digits: the CRC-32 of the
-entries (which the launcher checks while it unpacks them), 8 digits of
-their SHA-256 and their size, so that each build unpacks into its own
-directory. Everything is little-endian, sorted by path: the same tree gives
-the same bytes.
+zlib-compressed (level 9), or a symlink's target. The trailer is
+b"UNCPACK3", the offset and the size of the entries (u64 each) and the
+build's id, 32 hex digits: the CRC-32 of the entries (which the launcher
+checks while it unpacks them), 8 digits of their SHA-256 and their size, so
+that each build unpacks into its own directory. Everything is
+little-endian, sorted by path: the same tree gives the same bytes.
 """
 
 import hashlib

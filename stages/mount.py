@@ -381,6 +381,30 @@ class Bind(Op):
         return text
 
 
+class Console(Bind):
+    """Bind the caller's terminal on /dev/console: a convenience for
+    ttyname(3), so a terminal that cannot be opened or bound leaves the
+    container without a /dev/console rather than unstarted."""
+
+    def __init__(self, tty):
+        super().__init__(tty, "/dev/console")
+        self.missed = None
+
+    def open(self, ctx):
+        try:
+            super().open(ctx)
+        except Fail as e:
+            self.missed = str(e)
+
+    def execute(self, ctx):
+        if self.missed is None:
+            try:
+                return super().execute(ctx)
+            except OSError as e:
+                self.missed = e.strerror
+        ctx.run.trace(f"  no /dev/console: {self.missed}")
+
+
 class Symlink(Op):
     def __init__(self, target, dest):
         self.target, self.dest = target, dest
@@ -590,7 +614,7 @@ def build_plan(opts, cwd, console=None):
     for name in DEVICES:
         plan.add(Bind(f"/dev/{name}", f"/dev/{name}"))
     if console:
-        plan.add(Bind(console, "/dev/console"))
+        plan.add(Console(console))
     plan.add(Mount("devpts", "/dev/pts", MS_NOSUID | MS_NOEXEC,
                    "newinstance,ptmxmode=0666,mode=620"))
     plan.add(Mount("tmpfs", "/dev/shm", MS_NOSUID | MS_NODEV, "mode=1777"))

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from stages import Fail, mount
-from stages.mount import (Bind, BindRoot, Chdir, MakePrivate, Mount, PivotRoot, Proc,
-                          ReadOnly, Staging, Symlink, Sysfs, build_plan, parse_volume)
+from stages.mount import (Bind, BindRoot, Chdir, Console, Context, MakePrivate, Mount,
+                          PivotRoot, Proc, ReadOnly, Staging, Symlink, Sysfs, build_plan,
+                          parse_volume)
 
 
 def opts(**kw):
@@ -60,13 +61,33 @@ def test_dev_has_devices_pts_shm_and_links():
 
 def test_the_callers_terminal_is_bound_on_dev_console_when_there_is_one():
     plan = build_plan(opts(rootfs="/r"), "/", console="/dev/pts/7")
-    consoles = [op for op in plan if isinstance(op, Bind) and op.dest == "/dev/console"]
+    consoles = [op for op in plan if isinstance(op, Console)]
+    assert [op.dest for op in consoles] == ["/dev/console"]
     assert [op.sources for op in consoles] == [("/dev/pts/7",)]
     ops = list(plan)
     assert ops.index(consoles[0]) > next(i for i, op in enumerate(ops)
                                          if type(op) is Mount and op.dest == "/dev")
     assert not any(isinstance(op, Bind) and op.dest == "/dev/console"
                    for op in build_plan(opts(rootfs="/r"), "/"))
+
+
+class Traced:
+    def __init__(self):
+        self.lines = []
+
+    def trace(self, message):
+        self.lines.append(message)
+
+
+def test_a_terminal_that_cannot_be_opened_leaves_no_console_but_starts():
+    run = Traced()
+    ctx = Context(run)
+    op = Console("/dev/pts/no-such-terminal")
+    op.open(ctx)                       # no Fail: a convenience only
+    op.execute(ctx)
+    assert run.lines == ["  no /dev/console: cannot open /dev/pts/no-such-terminal: "
+                         "No such file or directory"]
+    ctx.close()
 
 
 def test_devpts_options_work_without_gid_5():
