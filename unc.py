@@ -200,6 +200,8 @@ def parse(argv):
         first = str(e).splitlines()[0] if str(e) else "bad usage"
         if first.startswith("Warning: found unmatched"):
             first = unmatched(first)
+        elif first.endswith(" requires argument"):          # docopt-ng's words
+            first = first.replace(" requires argument", " requires an argument")
         raise Fail(f"{first}; see 'unc --help'")
     opts = dict(opts)
     if opts["COMMAND"] is not None:

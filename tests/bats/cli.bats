@@ -76,7 +76,7 @@ teardown() { teardown_scratch; }
 
 @test "an option missing its value exits 125" {
     run -125 --separate-stderr "$UNC" --stage
-    [[ "$stderr" == "unc: --stage requires argument"* ]]
+    assert_equal "$stderr" "unc: --stage requires an argument; see 'unc --help'"
 }
 
 @test "an option of a stage that is not selected is refused (125)" {
