@@ -17,12 +17,13 @@ fixing the pattern (0.5), for a result that only changes when USAGE does
   written for another text (USAGE edited without a build) or another
   version of docopt-ng, parse() calls docopt() itself, so it is only ever
   slower, never different.
-- While docopt-ng is imported, `re` is a stand-in that loads the real module
-  on first use (only the reading of a usage text uses it), and `typing` one
-  that provides the few names docopt-ng takes from it (its annotations are
-  never evaluated: `from __future__ import annotations`) and hands anything
-  else over to the real module. unc.py installs them only when it runs as
-  the program, so no library sharing the process is affected.
+- From the start of unc.py on, `re` is a stand-in that loads the real
+  module on first use (only the reading of a usage text uses it), and
+  `typing` one that provides the few names docopt-ng takes from it (its
+  annotations are never evaluated: `from __future__ import annotations`)
+  and hands anything else over to the real module. unc.py installs them
+  only when it runs as the program, so no library sharing the process is
+  affected.
 
 tests/unit/test_docopt_fast.py checks that parse() and docopt() agree.
 """
