@@ -474,8 +474,11 @@ static void run_from(const char *path, int self, const struct trailer *t,
                 remove_stale(base, id);
             }
         } else {
-            /* Mark this build as in use, for remove_stale() of other builds. */
-            utimensat(base, mark, NULL, AT_SYMLINK_NOFOLLOW);
+            /* Mark this build as in use, for remove_stale() of other builds;
+               once an hour is enough for a week's limit, and spares the
+               file system a metadata write at every start. */
+            if (st.st_mtime < time(NULL) - 3600)
+                utimensat(base, mark, NULL, AT_SYMLINK_NOFOLLOW);
         }
         umask(umask_of_caller);
         as_restarted_bootloader(exe);
