@@ -180,25 +180,25 @@ def test_a_start_parses_without_loading_re_typing_or_enum(tmp_path):
     assert "re" in loaded
 
 
-def test_the_typing_stand_in_hands_over_to_the_real_typing_for_anything_else():
-    code = ("import sys, docopt_fast\n"
-            "docopt_fast.install()\n"
-            "from typing import Optional\n"
-            "import typing\n"
-            "print(typing.__name__, Optional is typing.Optional, type(typing) is type(sys))\n")
+def with_stand_ins(code):
+    """The words `code` prints, run in a fresh interpreter after install()."""
+    code = "import sys, docopt_fast\ndocopt_fast.install()\n" + code
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)
-    assert out.stdout.split() == ["typing", "True", "True"]
+    return out.stdout.split()
+
+
+def test_the_typing_stand_in_hands_over_to_the_real_typing_for_anything_else():
+    code = ("from typing import Optional\n"
+            "import typing\n"
+            "print(typing.__name__, Optional is typing.Optional, type(typing) is type(sys))\n")
+    assert with_stand_ins(code) == ["typing", "True", "True"]
 
 
 def test_the_re_stand_in_becomes_the_real_re_on_first_use():
-    code = ("import sys, docopt_fast\n"
-            "docopt_fast.install()\n"
-            "import re\n"
+    code = ("import re\n"
             "stand_in = re\n"
             "print(re.sub('a+', 'b', 'caat'), 'enum' in sys.modules,\n"
             "      type(sys.modules['re']) is type(sys), stand_in.compile is re.compile)\n"
             "import re._parser\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
-    assert out.stdout.split() == ["cbt", "True", "True", "True"]
+    assert with_stand_ins(code) == ["cbt", "True", "True", "True"]
