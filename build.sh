@@ -52,8 +52,9 @@ venv() {
 build() {
     venv
     say "building dist/unc"
-    # docopt-ng's reading of unc's usage text, done once here (docopt_fast.py).
-    .venv/bin/python docopt_fast.py
+    # docopt-ng's reading of unc's usage text, done once here (core/docopt_fast.py).
+    .venv/bin/python -c 'from core import cli, docopt_fast
+docopt_fast.write(cli.usage(), "usage_built.py")'
     # The same hash seed gives the same bytes for the same sources.
     # PYINSTALLER_ZLIB_COMPRESSION_LEVEL=0: PyInstaller stores the entries of
     # its own archive (its start-up modules, unc.py) as zlib streams that are

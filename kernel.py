@@ -95,12 +95,11 @@ AT_RECURSIVE = 0x8000
 RESOLVE_NO_MAGICLINKS = 0x02
 RESOLVE_IN_ROOT = 0x10
 
-# Syscalls glibc 2.36 has no wrapper for. x86_64 and aarch64 share the
-# numbers of calls added after the tables were unified (openat2 onwards).
-_SYS = {
-    "x86_64": {"pivot_root": 155, "openat2": 437, "mount_setattr": 442},
-    "aarch64": {"pivot_root": 41, "openat2": 437, "mount_setattr": 442},
-}[os.uname().machine]
+# Calls that glibc may lack (openat2 in every glibc so far; mount_setattr
+# before 2.36) are made with syscall(2). Their numbers come from the table
+# that every architecture shares for calls added since Linux 5.1 (alpha,
+# ia64 and mips aside), so no per-architecture table is needed.
+_NR_UNIFIED = {"openat2": 437, "mount_setattr": 442}
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
@@ -110,6 +109,7 @@ _libc.unshare.argtypes = (ctypes.c_int,)
 _libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
                         ctypes.c_ulong, ctypes.c_ulong)
 _libc.sethostname.argtypes = (ctypes.c_char_p, ctypes.c_size_t)
+_libc.pivot_root.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
 _libc.syscall.restype = ctypes.c_long
 
 
@@ -145,8 +145,16 @@ def umount2(target, flags):
 
 
 def pivot_root(new_root, put_old):
-    _check(_libc.syscall(ctypes.c_long(_SYS["pivot_root"]), ctypes.c_char_p(_b(new_root)),
-                         ctypes.c_char_p(_b(put_old))), "pivot_root", new_root)
+    # glibc has exported pivot_root since 2.2.5, though no header declares it.
+    _check(_libc.pivot_root(_b(new_root), _b(put_old)), "pivot_root", new_root)
+
+
+def _glibc_or_syscall(name, *args):
+    """glibc's function `name` where this glibc has it, else syscall(2)."""
+    function = getattr(_libc, name, None)
+    if function is not None:
+        return function(*args)
+    return _libc.syscall(ctypes.c_long(_NR_UNIFIED[name]), *args)
 
 
 class _MountAttr(ctypes.Structure):
@@ -156,9 +164,9 @@ class _MountAttr(ctypes.Structure):
 
 def mount_setattr(dirfd, path, flags, attr_set, attr_clr=0):
     attr = _MountAttr(attr_set, attr_clr, 0, 0)
-    _check(_libc.syscall(ctypes.c_long(_SYS["mount_setattr"]), ctypes.c_int(dirfd),
-                         ctypes.c_char_p(_b(path)), ctypes.c_uint(flags),
-                         ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr))),
+    _check(_glibc_or_syscall("mount_setattr", ctypes.c_int(dirfd), ctypes.c_char_p(_b(path)),
+                             ctypes.c_uint(flags), ctypes.byref(attr),
+                             ctypes.c_size_t(ctypes.sizeof(attr))),
            "mount_setattr", path)
 
 
@@ -169,9 +177,9 @@ class _OpenHow(ctypes.Structure):
 
 def openat2(dirfd, path, flags, resolve, mode=0):
     how = _OpenHow(flags, mode, resolve)
-    return _check(_libc.syscall(ctypes.c_long(_SYS["openat2"]), ctypes.c_int(dirfd),
-                                ctypes.c_char_p(_b(path)), ctypes.byref(how),
-                                ctypes.c_size_t(ctypes.sizeof(how))), "openat2", path)
+    return _check(_glibc_or_syscall("openat2", ctypes.c_int(dirfd), ctypes.c_char_p(_b(path)),
+                                    ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how))),
+                  "openat2", path)
 
 
 def locked_flags(path):

@@ -1,39 +1,59 @@
 """The tutorial's stages, in order. Each builds on the ones before it.
 
-A stage is a module in this package. It says what it adds to the container
-and nothing else; the core in unc.py runs the selected stages in order. The
-module may define:
+A stage is a module in this package: a lesson (its docstring) and the few
+calls that are its step. The machinery it needs lives beneath it, in
+packages named for what they hold (mounts/, network/). The core (core/run.py)
+runs the selected stages in ORDER through the protocol below and knows
+nothing else of them.
+
+What a stage module may define (all optional but NAME and SUMMARY):
 
     NAME          the stage's name for --stage
-    SUMMARY       one line for `unc stages`
-    CLONE_FLAGS   the namespaces it adds (kernel.CLONE_NEW*), unshared at once
-    OPTIONS       the command-line options it owns; unc refuses them when
-                  the stage is not selected
-    prepare(run)          in unc, before anything exists: check the options
-                          (raise Fail for bad input) and plan the work
-    host_setup(run)       in unc on the host, once the namespaces exist and
-                          run.pid is the container's PID 1 (as the host sees it)
-    container_setup(run)  in the container's PID 1, before the command starts
-    cleanup(run)          in unc on the host, after the container has ended
-                          or failed; must tolerate a half-done host_setup
-    CHECK_OPTIONS, checked(run)
-                          for `unc check`: options to try the stage with,
-                          and a few words on what it chose
+    SUMMARY       one line for `unc stages` and `unc --help`
+    CLONE_FLAGS   the namespaces it adds (kernel.CLONE_NEW*); the core
+                  unshares them all at once
+    OPTIONS       its part of `unc --help`: option lines in docopt's form.
+                  The core's usage text is composed of these, and unc
+                  refuses a stage's option when the stage is not selected.
+    REPEATABLE    usage patterns of its options that may be given more than
+                  once, e.g. ("-v SPEC",)
+    State         a class: what the stage keeps for one run. The core makes
+                  one per run and passes it to each hook as `me`.
+
+Hooks, each called as hook(run, me):
+
+    prepare           in unc, before anything exists: check the options
+                      (raise core.errors.Fail for bad input) and plan the work
+    host_setup        in unc on the host, once the namespaces exist and
+                      run.pid is the container's PID 1 (as the host sees it)
+    container_setup   in the container's PID 1, before the command starts
+    cleanup           in unc on the host, after the container has ended or
+                      failed; must tolerate a host_setup that got halfway
+    checked           for `unc check`: a few words on what the stage chose,
+                      after a run with its CHECK_OPTIONS (a tuple of options)
+
+and one that takes no state:
+
+    unshare_refused(err)   unshare(2) failed with OSError `err`: a sentence
+                           on why, if the stage knows (the first one wins)
+
+What a stage reads of the run: run.opts (the parsed command line),
+run.argv (COMMAND), run.pid, run.trace(message) for --trace.
+
+What one stage may change of another's work goes through the run and
+nowhere else, and only in prepare; after it, every hook only reads them:
+
+    run.flags   the clone flags, the OR of every stage's CLONE_FLAGS. A
+                stage may clear a flag it added itself (net --net=host
+                drops CLONE_NEWNET); later hooks see what is unshared.
+    run.plan    the mount plan (mounts/plan.py), made by the stage that
+                builds the root (mount), None before. A later stage adds
+                operations with run.plan.add(); they run in the order added,
+                before the root changes. run.plan.user_mount_over(path)
+                says whether the user's own mounts cover a path.
 
 Adding a stage means adding a module and its name to ORDER below; no other
-stage changes.
+stage and nothing in the core changes.
 """
 
 ORDER = ["user_pid", "uts", "mount", "net"]
-
-
-class Fail(Exception):
-    """An error of unc itself: one line for the user, and an exit status.
-
-    The message says what failed and what to do; the core prints it after
-    'unc: ' and exits with `status` (125 unless a stage says otherwise).
-    """
-
-    def __init__(self, message, status=125):
-        super().__init__(message)
-        self.status = status

@@ -32,8 +32,8 @@ PID namespace (pid_namespaces(7))
     special: the kernel delivers it only the signals it has a handler for,
     orphans are re-parented to it, and when it exits the kernel kills every
     other process in the namespace. unc makes up for the first rule when it
-    passes signals on (unc.py, _forward_signals); --init puts a small init
-    in front of the command for all three (pid1.py).
+    passes signals on (core/signals.py, forward_signals); --init puts a
+    small init in front of the command for all three (core/init.py).
 
     All namespaces of all stages are unshared in one unshare(2) call: the
     user namespace is created first and owns the others, which is why no
@@ -43,14 +43,22 @@ Try it
     unc --stage=user_pid --trace sh -c 'id; echo $$'
 """
 
+import errno
 import os
 
+from core.errors import Fail
 from kernel import CLONE_NEWPID, CLONE_NEWUSER
-from stages import Fail
 
 NAME = "user_pid"
 SUMMARY = "run as root and PID 1 in new user and PID namespaces"
 CLONE_FLAGS = CLONE_NEWUSER | CLONE_NEWPID
+
+
+class State:
+    """The id maps to write: uid_map and gid_map lines."""
+
+    def __init__(self):
+        self.uid_map = self.gid_map = None
 
 
 def id_map(inside, outside, count=1):
@@ -58,17 +66,17 @@ def id_map(inside, outside, count=1):
     return f"{inside} {outside} {count}\n"
 
 
-def prepare(run):
-    run.uid_map = id_map(0, os.geteuid())
-    run.gid_map = id_map(0, os.getegid())
+def prepare(run, me):
+    me.uid_map = id_map(0, os.geteuid())
+    me.gid_map = id_map(0, os.getegid())
 
 
-def host_setup(run):
+def host_setup(run, me):
     proc = f"/proc/{run.pid}"
-    _write(run, f"{proc}/uid_map", run.uid_map)
+    _write(run, f"{proc}/uid_map", me.uid_map)
     # The kernel refuses gid_map until setgroups is denied (Linux 3.19+).
     _write(run, f"{proc}/setgroups", "deny")
-    _write(run, f"{proc}/gid_map", run.gid_map)
+    _write(run, f"{proc}/gid_map", me.gid_map)
 
 
 def _write(run, path, text):
@@ -96,8 +104,10 @@ def _sysctl(name):
         return None
 
 
-def why_unshare_failed(err):
-    """Explain a refused unshare(CLONE_NEWUSER...) by the setting behind it."""
+def unshare_refused(err):
+    """Explain a refused unshare(CLONE_NEWUSER...) by the setting behind it:
+    a user namespace is created first and owns the others, so it is the
+    usual cause."""
     limit = _sysctl("user/max_user_namespaces")
     if limit == "0":
         return ("user namespaces are disabled: sysctl user.max_user_namespaces is 0; "
@@ -106,10 +116,10 @@ def why_unshare_failed(err):
         return ("unprivileged user namespaces are disabled: sysctl "
                 "kernel.unprivileged_userns_clone is 0; as root, set it: "
                 "sysctl -w kernel.unprivileged_userns_clone=1")
-    if err.errno == 28:  # ENOSPC: a namespace count limit is reached
+    if err.errno == errno.ENOSPC:        # a namespace count limit is reached
         return (f"too many user namespaces exist (user.max_user_namespaces={limit}); "
                 "end some containers or raise the limit")
-    if err.errno == 22:  # EINVAL: threads, or not supported
+    if err.errno == errno.EINVAL:        # threads, or not supported
         return ("the kernel does not support these namespaces "
                 "(CONFIG_USER_NS/CONFIG_PID_NS) or the process has threads")
     return (f"{err.strerror}; a seccomp filter may block unshare(2) "

@@ -21,13 +21,23 @@ Try it
     unc --stage=uts --hostname=box --trace hostname
 """
 
+from core.errors import Fail
 from kernel import CLONE_NEWUTS, sethostname
-from stages import Fail
 
 NAME = "uts"
 SUMMARY = "own hostname in a new UTS namespace (--hostname)"
 CLONE_FLAGS = CLONE_NEWUTS
-OPTIONS = ("--hostname",)
+OPTIONS = """
+  --hostname=NAME      Hostname inside (default: unc).
+"""
+
+
+class State:
+    """The hostname the container gets."""
+
+    def __init__(self):
+        self.hostname = "unc"
+
 
 _ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
 
@@ -38,16 +48,16 @@ def valid_hostname(name):
             and ".." not in name)
 
 
-def prepare(run):
+def prepare(run, me):
     name = run.opts.get("--hostname")
     if name is None:
         name = "unc"
     if not valid_hostname(name):
         raise Fail(f"invalid --hostname {name!r}: use 1 to 64 ASCII letters, digits, "
                    "'-' and '.', not starting or ending with '-' or '.', and no '..'")
-    run.hostname = name
+    me.hostname = name
 
 
-def container_setup(run):
-    run.trace(f'sethostname("{run.hostname}")')
-    sethostname(run.hostname)
+def container_setup(run, me):
+    run.trace(f'sethostname("{me.hostname}")')
+    sethostname(me.hostname)

@@ -43,8 +43,8 @@ process, so a signal sent from inside kills it as it would on the host
 (`sh -c 'kill -SEGV $$'` gives 139).
 
 This module runs after the container's root has changed: it imports
-nothing but kernel.py, which unc has loaded by then, and unc imports it
-before any stage's setup.
+nothing but kernel.py and core/signals.py, which unc has loaded by then,
+and core/run.py imports it before any stage's setup.
 """
 
 import os
@@ -52,11 +52,8 @@ import os
 # The signal module's functions and constants as plain ints (kernel.py).
 import _signal as signal
 
+from core.signals import FORWARDED, exit_status
 from kernel import signal_name
-
-FORWARDED = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
-             signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM,
-             signal.SIGWINCH, signal.SIGCONT)
 
 
 def init(run, start_command, report_w):
@@ -87,7 +84,7 @@ def init(run, start_command, report_w):
                   + " ".join(signal_name(s) for s in forwarded))
         status = supervise(child, waited)
         run.trace(f"init: pid 2 ended ({describe(status)}); kill(-1, SIGKILL)")
-        code = exit_code(status)
+        code = exit_status(status)
     except BaseException:
         # Nothing may propagate: this is a fork of unc, and unc's own code
         # further up the stack must not run a second time here.
@@ -149,12 +146,6 @@ def end_the_rest():
             os.waitpid(-1, 0)
         except ChildProcessError:
             return
-
-
-def exit_code(status):
-    """The shell's view of a wait status: the code, or 128+N for signal N."""
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
 
 
 def describe(status):

@@ -1,14 +1,16 @@
 """The port forwarder of `unc --net=bridge -p`: a relay on the host.
 
 In bridge mode the container has an address on the host's bridge unc0, and
-a published port must lead there. stages/net.py binds the host ports, forks
+a published port must lead there. network/bridge.py binds the host ports, forks
 a process tied to unc (it dies with unc, however unc ends) and runs this
 relay in it: every TCP connection accepted on a published port is paired
 with one to the container's address, and bytes go both ways with
 half-closes kept; every UDP client gets a socket of its own towards the
 container, so that replies find their way back. Rules in iptables or
-nftables (DNAT) would forward faster, but change the host's firewall for
-everyone and would stay behind a SIGKILLed unc; this process cannot.
+nftables (DNAT) would forward faster, but need those tools, change the
+host's firewall for everyone, do not apply to traffic to 127.0.0.1 without
+the route_localnet sysctl, and would stay behind a SIGKILLed unc; this
+process cannot.
 """
 
 import select

@@ -4,7 +4,9 @@ dist/unc starts PyInstaller's one-dir bootloader from its cache (see
 launcher/launcher.c). The launcher, on the bootloader's behalf, prepends
 the build's library directory to LD_LIBRARY_PATH, keeping the caller's
 value in LD_LIBRARY_PATH_ORIG, and sets _PYI_* variables for it: unc's own
-Python needs them, no program that unc starts may see them.
+Python needs them, no program that unc starts may see them. Used by
+core/run.py (the command's environment) and network/helpers.py (the
+helper programs').
 """
 
 

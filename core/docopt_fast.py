@@ -8,15 +8,16 @@ import (1.4 ms), its expressions to compile and the reading itself (2.2),
 fixing the pattern (0.5), for a result that only changes when USAGE does
 (bench/README.md). So:
 
-- At build time, build.sh runs `python3 docopt_fast.py`, which writes
-  docopt-ng's reading of unc.USAGE to usage_built.py: its option list and
+- At build time, build.sh calls write() with the usage text that
+  core/cli.py composes, which writes docopt-ng's reading of it to
+  usage_built.py: its option list and
   its pattern tree, fixed (see source()), as Python source made of
   docopt-ng's own classes (from their repr()), and the text it was read from.
 - At run time, parse() rebuilds those and does the rest of docopt(): docopt-
   ng's own parse_argv() and match(). When usage_built.py is missing or was
-  written for another text (USAGE edited without a build) or another
-  version of docopt-ng, parse() calls docopt() itself, so it is only ever
-  slower, never different.
+  written for another text (a usage text edited without a build) or another
+  version of docopt-ng, parse() reads the text itself, as docopt() would,
+  so it is only ever slower, never different.
 - From the start of unc.py on, `re` is a stand-in that loads the real
   module on first use (only the reading of a usage text uses it), and
   `typing` one that provides the few names docopt-ng takes from it (its
@@ -33,27 +34,43 @@ import sys
 _Module = type(sys)
 
 
-def parse(usage, argv, options_first=False):
-    """docopt(usage, argv, default_help=False, options_first=options_first)."""
+def built():
+    """usage_built.py when it was written by the docopt-ng that is loaded,
+    else None."""
     import docopt
     try:
         import usage_built
     except ImportError:
-        usage_built = None
-    if (getattr(usage_built, "USAGE", None) != usage
-            or getattr(usage_built, "DOCOPT_VERSION", None) != docopt.__version__):
-        return docopt.docopt(usage, argv, default_help=False, options_first=options_first)
-    # The second half of docopt() (docopt-ng 0.9.0, pinned), which reads the
-    # options and pattern from usage_built.py instead of the text.
-    options, pattern = usage_built.grammar()     # pattern: fixed already
-    docopt.DocoptExit.usage = usage_built.USAGE_SECTION
-    parsed = docopt.parse_argv(docopt.Tokens(argv), options, options_first)
+        return None
+    if getattr(usage_built, "DOCOPT_VERSION", None) != docopt.__version__:
+        return None
+    return usage_built
+
+
+def parse(usage, argv, options_first=False):
+    """docopt(usage, argv, default_help=False, options_first=options_first),
+    except that arguments no pattern takes raise DocoptExit with them in its
+    `left` (docopt() puts only their repr() in its message)."""
+    import docopt
+    module = built()
+    if module is not None and module.USAGE == usage:
+        options, pattern = module.grammar()          # pattern: fixed already
+        section = module.USAGE_SECTION
+    else:
+        options, pattern, section = reading(usage)
+    # The second half of docopt() (docopt-ng 0.9.0, pinned). parse_argv adds
+    # the unknown options it meets to the list it gets: a copy, as there.
+    docopt.DocoptExit.usage = section
+    parsed = docopt.parse_argv(docopt.Tokens(argv), list(options), options_first)
+    if module is None or module.USAGE != usage:
+        # After parse_argv, as in docopt(): fix() changes the values of the
+        # options the pattern shares with `options`.
+        pattern.fix()
     matched, left, collected = pattern.match(parsed)
     if matched and left == []:
         return docopt.ParsedOptions((a.name, a.value) for a in pattern.flat() + collected)
-    if left:
-        raise docopt.DocoptExit(f"Warning: found unmatched (duplicate?) arguments {left}")
-    raise docopt.DocoptExit(collected=collected, left=left)
+    raise docopt.DocoptExit("unmatched arguments" if left else "", collected=collected,
+                            left=left)
 
 
 def reading(usage):
@@ -97,7 +114,7 @@ def source(usage):
     return "".join([
         "# Written by docopt_fast.py at build time (./build.sh): docopt-ng "
         f"{d.__version__}'s reading\n",
-        "# of unc.USAGE. Not kept in git; see docopt_fast.py.\n",
+        "# of unc's usage text. Not kept in git; see core/docopt_fast.py.\n",
         f"from docopt import {', '.join(classes)}\n\n",
         f"DOCOPT_VERSION = {d.__version__!r}\n\n",
         f"USAGE = {usage!r}\n\n",
@@ -198,13 +215,9 @@ def install():
     sys.modules.setdefault("typing", _typing_stand_in())
 
 
-if __name__ == "__main__":
-    # `python3 docopt_fast.py [PATH]`: write usage_built.py (build.sh).
+def write(usage, path):
+    """Write usage_built.py for `usage` to `path`, atomically (build.sh)."""
     import os
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, here)
-    import unc
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "usage_built.py")
     with open(path + ".new", "w") as f:
-        f.write(source(unc.USAGE))
+        f.write(source(usage))
     os.replace(path + ".new", path)

@@ -1,0 +1,88 @@
+"""Finding and executing COMMAND, as execvp(3) and a shell would.
+
+Used by core/run.py for the container's command (inside, after every
+stage's setup) and by the network helpers to find their programs on the
+host (which()).
+"""
+
+import errno
+import os
+
+from core.errors import CANNOT_EXECUTE, NOT_FOUND, report
+
+# The directories a root shell searches; the command runs as root inside.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def root_path(path):
+    """The command's PATH: the caller's, then the standard directories it
+    lacks. The command runs as root, whose PATH has the sbin directories a
+    user's lacks (Debian gives users none; busybox keeps ip and httpd there)."""
+    dirs = [d for d in (path or "").split(":") if d]
+    return ":".join(dirs + [d for d in DEFAULT_PATH.split(":") if d not in dirs])
+
+
+def which(name, path=None):
+    """The full path of a program, as execvp(3) would find it, or None."""
+    for directory in (path or os.environ.get("PATH") or DEFAULT_PATH).split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def execute(run, argv, env, report_w, shell_fallback=False):
+    """execve COMMAND as execvp(3) would, or report why it failed and exit.
+
+    Status 127 when no candidate exists, 126 when one exists but cannot be
+    executed (EACCES, ENOEXEC, ...), like a shell. With `shell_fallback`
+    (COMMAND is the default $SHELL), /bin/sh is tried last.
+    """
+    command = argv[0]
+    if not command:
+        candidates = []
+    elif "/" in command:
+        candidates = [command]
+    else:
+        candidates = [os.path.join(d or ".", command)
+                      for d in env.get("PATH", DEFAULT_PATH).split(":")]
+    if shell_fallback and command != "/bin/sh":
+        candidates.append("/bin/sh")
+    found = None
+    for path in candidates:
+        try:
+            os.stat(path)
+        except OSError:
+            continue                                # not there, or not visible
+        if shell_fallback and path == "/bin/sh" and command != "/bin/sh":
+            run.trace(f"$SHELL {command} does not exist in the container: using /bin/sh")
+            args = [path] + argv[1:]
+        else:
+            args = [command] + argv[1:]
+        run.trace(f"execve {path}")
+        try:
+            os.execve(path, args, env)
+        except OSError as e:
+            if e.errno == errno.ENOEXEC:   # no #! line: execvp(3) hands it to sh
+                run.trace(f"execve /bin/sh {path} (no #! line)")
+                try:
+                    os.execve("/bin/sh", ["/bin/sh", path] + argv[1:], env)
+                except OSError:
+                    pass
+            if e.errno == errno.EACCES and os.path.isdir(path):
+                e = OSError(errno.EISDIR, os.strerror(errno.EISDIR))
+            found = found or e
+    if found is None:
+        where = ("" if not command or "/" in command
+                 else f"'s PATH ({env.get('PATH', DEFAULT_PATH)})")
+        report(report_w, NOT_FOUND, f"{command!r}: command not found in the container{where}"
+               if not command else f"{command}: command not found in the container{where}")
+        os._exit(NOT_FOUND)
+    if found.errno == errno.ENOENT:
+        # The file is there, so what is missing is its #! interpreter or
+        # its dynamic loader; a shell says 127 too.
+        report(report_w, NOT_FOUND, f"{command}: cannot execute: its interpreter (#! line) "
+               "or dynamic loader is missing in the container")
+        os._exit(NOT_FOUND)
+    report(report_w, CANNOT_EXECUTE, f"{command}: cannot execute: {found.strerror}")
+    os._exit(CANNOT_EXECUTE)
