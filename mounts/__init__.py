@@ -1,9 +1,9 @@
 """The machinery of the mount stage (stages/mount.py), beneath its lesson.
 
-    plan.py      the mount plan: a list of small operations run in order in
-                 the container, each able to describe itself for --trace
-    ops.py       the operations: bind, new filesystem instances, /proc,
-                 /sys, symlinks, entering the new root
+    plan.py      the mount plan: small operations (bind, new filesystem
+                 instances, /proc, /sys, symlinks, entering the new root)
+                 run in order in the container, each able to describe
+                 itself for --trace
     resolve.py   paths resolved inside the new root, never outside it
     readonly.py  read-only mounts: mount_setattr(2), or remounts that
                  restate the flags the kernel locked, before Linux 5.12

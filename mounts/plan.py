@@ -1,18 +1,25 @@
-"""The mount plan: small operations, run in order inside the container.
+"""The mount plan and its operations, run in order inside the container.
 
 Used by the mount stage (stages/mount.py, build_plan), which makes one for
 every run and puts it on run.plan, where later stages may add to it
-(stages/__init__.py); core/run.py never looks inside. Each operation opens
-the host paths it needs first (open), then runs (execute), and can say
-what it does (describe, the --trace line) and why the kernel refused it
-(explain). The operations themselves are in ops.py.
+(stages/__init__.py; the net stage adds /etc/resolv.conf through
+network/dns.py); core/run.py never looks inside. Each operation opens the
+host paths it needs first (open), then runs (execute), and can say what it
+does (describe, the --trace line) and why the kernel refused it (explain).
+Every destination is resolved inside the new root (resolve.py); every
+read-only mount goes through readonly.py.
 """
 
 import errno
 import os
 
+import kernel
 from core.errors import Fail
-from kernel import MS_NAMES, flag_names
+from kernel import (CLONE_NEWNET, MNT_DETACH, MS_BIND, MS_MOVE, MS_NAMES, MS_NODEV,
+                    MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
+                    flag_names)
+from mounts.readonly import make_readonly, remount_readonly
+from mounts.resolve import resolve, target
 
 STAGING = "/tmp"                 # where the new root is assembled
 NEWROOT = STAGING + "/newroot"
@@ -129,3 +136,238 @@ def mount_text(source, target, fstype, flags, data=None):
     if data:
         args.append(f'"{data}"')
     return f"mount({', '.join(args)})"
+
+
+# ---------------------------------------------------------- the operations
+
+class MakePrivate(Op):
+    """No mount of ours propagates back to the host."""
+
+    def execute(self, ctx):
+        kernel.mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+    def describe(self):
+        return mount_text("none", "/", None, MS_REC | MS_PRIVATE)
+
+
+class Staging(Op):
+    """A private tmpfs on /tmp with an empty newroot/ to bind the root onto."""
+
+    def execute(self, ctx):
+        kernel.mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=700")
+        os.mkdir(NEWROOT, 0o755)
+
+    def describe(self):
+        return (mount_text("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=700")
+                + f"; mkdir {NEWROOT}")
+
+
+class BindRoot(Op):
+    """The new root: the rootfs directory, or the host's whole tree."""
+
+    def __init__(self, source):
+        self.sources = (source,)
+
+    def execute(self, ctx):
+        kernel.mount(ctx.source(self.sources[0]), NEWROOT, None, MS_BIND | MS_REC)
+        ctx.root = os.open(NEWROOT, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def describe(self):
+        return mount_text(self.sources[0], NEWROOT, None, MS_BIND | MS_REC)
+
+
+class ReadOnly(Op):
+    """Make a mount (and, if recursive, every mount below it) read-only."""
+
+    def __init__(self, dest, recursive):
+        self.dest, self.recursive = dest, recursive
+
+    def execute(self, ctx):
+        make_readonly(target(ctx, self.dest), self.recursive)
+
+    def describe(self):
+        how = "AT_RECURSIVE" if self.recursive else "0"
+        return f'mount_setattr("{NEWROOT}{self.dest}", {how}, MOUNT_ATTR_RDONLY)'
+
+
+class Mount(Op):
+    """A new filesystem instance (proc, tmpfs, devpts, sysfs) at `dest`."""
+
+    def __init__(self, fstype, dest, flags=0, data=None, source=None):
+        self.fstype, self.dest, self.flags, self.data = fstype, dest, flags, data
+        self.source = source or fstype
+
+    def execute(self, ctx):
+        kernel.mount(self.source, target(ctx, self.dest, directory=True),
+                     self.fstype, self.flags, self.data)
+
+    def describe(self):
+        return mount_text(self.source, NEWROOT + self.dest, self.fstype, self.flags, self.data)
+
+
+class Proc(Mount):
+    """A fresh procfs, or with --bind-proc the host's."""
+
+    def __init__(self, bind_host):
+        super().__init__("proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        self.bind_host = bind_host
+        if bind_host:
+            self.sources = ("/proc",)
+
+    def execute(self, ctx):
+        if self.bind_host:
+            kernel.mount(ctx.source("/proc"), target(ctx, "/proc", directory=True),
+                         None, MS_BIND | MS_REC)
+        else:
+            super().execute(ctx)
+
+    def describe(self):
+        if self.bind_host:
+            return mount_text("/proc", NEWROOT + "/proc", None, MS_BIND | MS_REC)
+        return super().describe()
+
+    def explain(self, err):
+        if err.errno == errno.EPERM and not self.bind_host:
+            return ("cannot mount a fresh /proc: the kernel refuses it because parts "
+                    "of the host's /proc are covered by other mounts (its "
+                    "mount_too_revealing check, usual inside other containers); pass "
+                    "--bind-proc to bind the host's /proc instead")
+        return super().explain(err)
+
+
+class Sysfs(Mount):
+    """A fresh sysfs where the kernel allows it, else the host's, read-only.
+
+    The kernel allows a fresh sysfs only to a user namespace that owns the
+    network namespace, so whether to try is read from run.flags, final
+    once every stage has prepared (net may drop CLONE_NEWNET)."""
+
+    def __init__(self):
+        super().__init__("sysfs", "/sys", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        self.sources = ("/sys",)
+        self.own_netns = False
+
+    def open(self, ctx):
+        super().open(ctx)
+        self.own_netns = bool(ctx.run.flags & CLONE_NEWNET)
+
+    def execute(self, ctx):
+        if self.own_netns:
+            try:
+                return super().execute(ctx)
+            except OSError as e:
+                if e.errno != errno.EPERM:
+                    raise
+                ctx.run.trace("  fresh sysfs refused (EPERM): binding the host's /sys")
+        kernel.mount(ctx.source("/sys"), target(ctx, "/sys"), None, MS_BIND | MS_REC)
+        # The fd resolved before the bind names the directory underneath.
+        make_readonly(target(ctx, "/sys"), recursive=True)
+
+    def describe(self):
+        if self.own_netns:
+            return super().describe()
+        return (mount_text("/sys", NEWROOT + "/sys", None, MS_BIND | MS_REC)
+                + "; made read-only (AT_RECURSIVE)")
+
+
+class Bind(Op):
+    """Bind a host path (a file or a directory) onto `dest` in the new root."""
+
+    def __init__(self, source, dest, readonly=False):
+        self.sources = (source,)
+        self.dest, self.readonly = dest, readonly
+
+    def execute(self, ctx):
+        source = ctx.source(self.sources[0])
+        is_dir = os.path.isdir(source)
+        kernel.mount(source, target(ctx, self.dest, directory=is_dir), None, MS_BIND | MS_REC)
+        if self.readonly:
+            # Re-resolve: the target is now the new mount on top.
+            remount_readonly(target(ctx, self.dest, directory=is_dir))
+
+    def describe(self):
+        text = mount_text(self.sources[0], NEWROOT + self.dest, None, MS_BIND | MS_REC)
+        if self.readonly:
+            text += "; " + mount_text("none", NEWROOT + self.dest, None,
+                                      MS_REMOUNT | MS_BIND | MS_RDONLY) + " + locked flags"
+        return text
+
+
+class Console(Bind):
+    """Bind the caller's terminal on /dev/console: a convenience for
+    ttyname(3), so a terminal that cannot be opened or bound leaves the
+    container without a /dev/console rather than unstarted."""
+
+    def __init__(self, tty):
+        super().__init__(tty, "/dev/console")
+        self.missed = None
+
+    def open(self, ctx):
+        try:
+            super().open(ctx)
+        except Fail as e:
+            self.missed = str(e)
+
+    def execute(self, ctx):
+        if self.missed is None:
+            try:
+                return super().execute(ctx)
+            except OSError as e:
+                self.missed = e.strerror
+        ctx.run.trace(f"  no /dev/console: {self.missed}")
+
+
+class Symlink(Op):
+    def __init__(self, link, dest):
+        self.link, self.dest = link, dest
+
+    def execute(self, ctx):
+        parent, name = os.path.split(self.dest)
+        fd = resolve(ctx, parent, create=True, directory=True)
+        try:
+            os.symlink(self.link, name, dir_fd=fd)
+        finally:
+            os.close(fd)
+
+    def describe(self):
+        return f'symlink("{self.link}", "{NEWROOT}{self.dest}")'
+
+
+class PivotRoot(Op):
+    """Enter the new root and detach the old one."""
+
+    def execute(self, ctx):
+        os.chdir(NEWROOT)
+        try:
+            kernel.pivot_root(".", ".")
+        except OSError as e:
+            if e.errno != errno.EINVAL:            # / is not a mount point
+                raise
+            ctx.run.trace("pivot_root refused (EINVAL: the current root is not a mount "
+                          'point, as in an initramfs): mount(".", "/", MS_MOVE); chroot(".")')
+            kernel.mount(".", "/", None, MS_MOVE)
+            os.chroot(".")
+        else:
+            # The old root now sits under the new one, on the same directory.
+            kernel.umount2(".", MNT_DETACH)
+        os.chdir("/")
+
+    def describe(self):
+        return (f'chdir("{NEWROOT}"); pivot_root(".", "."); '
+                'umount2(".", MNT_DETACH); chdir("/")')
+
+
+class Chdir(Op):
+    """The working directory inside: the caller's where it exists, else /."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def execute(self, ctx):
+        try:
+            os.chdir(self.path)
+        except OSError:
+            ctx.run.trace(f'  {self.path} does not exist inside: staying in "/"')
+
+    def describe(self):
+        return f'chdir("{self.path}")'

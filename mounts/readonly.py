@@ -1,6 +1,6 @@
 """Read-only mounts, on every kernel unc runs on.
 
-Used by the mount operations (ops.py): the host's / made read-only when
+Used by the mount operations (plan.py): the host's / made read-only when
 there is no --rootfs, `-v ...:ro`, --read-only, and the host's /sys.
 mount_setattr(2) (Linux 5.12+) makes a whole tree read-only at once;
 before it, each mount of the tree is remounted, restating the flags the

@@ -1,6 +1,6 @@
 """Paths inside the new root, resolved as if it were / and never outside it.
 
-Used by the mount operations (ops.py) for every mount destination and
+Used by the mount operations (plan.py) for every mount destination and
 symlink. A root filesystem is the user's (or anyone's) to fill: a symlink
 in it, absolute or full of "..", must never send a mount to the host, and
 nothing may swap a path between its check and the mount (runc's

@@ -16,8 +16,7 @@ runs with the root's DNS setup and --trace says so.
 import errno
 import os
 
-from mounts.ops import Bind
-from mounts.plan import STAGING
+from mounts.plan import STAGING, Bind
 
 RESOLV_CONF = "/etc/resolv.conf"
 

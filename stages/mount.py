@@ -74,7 +74,7 @@ Kernel rules that force these choices
       nothing later).
 
 Where the machinery is
-    The plan and its operations: mounts/plan.py, mounts/ops.py; resolving
+    The plan and its operations: mounts/plan.py; resolving
     paths inside the root: mounts/resolve.py; read-only mounts and the
     locked flags: mounts/readonly.py. This file only says which operations
     a container gets, in which order (build_plan).
@@ -87,10 +87,8 @@ import os
 
 from core.errors import Fail
 from kernel import CLONE_NEWIPC, CLONE_NEWNS, MS_NODEV, MS_NOEXEC, MS_NOSUID
-from mounts.options import check_dest, depth, parse_volume
-from mounts.ops import (Bind, BindRoot, Chdir, Console, MakePrivate, Mount, PivotRoot, Proc,
-                        ReadOnly, Staging, Symlink, Sysfs)
-from mounts.plan import Plan
+from mounts.plan import (Bind, BindRoot, Chdir, Console, MakePrivate, Mount, PivotRoot, Plan,
+                         Proc, ReadOnly, Staging, Symlink, Sysfs)
 
 NAME = "mount"
 SUMMARY = "own root filesystem, /proc, /dev and mounts (mount and IPC namespaces)"
@@ -148,6 +146,8 @@ def build_plan(opts, rootfs, cwd, console=None):
         plan.add(Mount("tmpfs", "/tmp", MS_NOSUID | MS_NODEV, "mode=1777"))
 
     user = []
+    if opts.get("--tmpfs") or opts.get("--volume"):
+        from mounts.options import check_dest, depth, parse_volume
     for dest in opts.get("--tmpfs") or []:
         check_dest("--tmpfs", dest)
         user.append((f"--tmpfs {dest}", Mount("tmpfs", dest, MS_NOSUID | MS_NODEV, "mode=755")))
