@@ -9,11 +9,11 @@ unc.py is the entry; these modules are the core it calls, one concern each:
                  stages/__init__.py is called from here and nowhere else)
     signals.py   which signals reach the container and how; wait statuses
     terminal.py  the terminal's foreground and modes
-    execvp.py    finding and executing COMMAND as execvp(3) would
+    execvp.py    finding and executing COMMAND as execvp(3) would, and
+                 the environment programs unc starts get
     check.py     `unc check`
     init.py      the init of --init (PID 1 of the container)
     errors.py    Fail and the one-line error contract
-    frozen.py    what unc undoes because it runs as a PyInstaller build
     docopt_fast.py  docopt-ng's reading of the usage text, done at build time
 
 No module here knows a particular stage: stages are found by name in

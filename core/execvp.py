@@ -1,8 +1,16 @@
-"""Finding and executing COMMAND, as execvp(3) and a shell would.
+"""Finding and executing programs: COMMAND, as execvp(3) and a shell
+would, and the helpers unc runs on the host.
 
 Used by core/run.py for the container's command (inside, after every
 stage's setup) and by the network helpers to find their programs on the
-host (which()).
+host (which()) and to give them a clean environment.
+
+The environment: dist/unc starts PyInstaller's one-dir bootloader from its
+cache (launcher/launcher.c). The launcher, on the bootloader's behalf,
+prepends the build's library directory to LD_LIBRARY_PATH, keeping the
+caller's value in LD_LIBRARY_PATH_ORIG, and sets _PYI_* variables for it:
+unc's own Python needs them, no program that unc starts may see them
+(clean_environ).
 """
 
 import errno
@@ -20,6 +28,22 @@ def root_path(path):
     user's lacks (Debian gives users none; busybox keeps ip and httpd there)."""
     dirs = [d for d in (path or "").split(":") if d]
     return ":".join(dirs + [d for d in DEFAULT_PATH.split(":") if d not in dirs])
+
+
+def clean_environ(environ, frozen):
+    """The caller's environment without what the bootloader added, for
+    every program unc starts (the command, network helpers). _MEI* names
+    are PyInstaller's older ones."""
+    env = dict(environ)
+    original = env.pop("LD_LIBRARY_PATH_ORIG", None)
+    if original is not None:
+        env["LD_LIBRARY_PATH"] = original
+    elif frozen:
+        env.pop("LD_LIBRARY_PATH", None)
+    for name in list(env):
+        if name.startswith(("_PYI_", "_MEI")):
+            del env[name]
+    return env
 
 
 def which(name, path=None):

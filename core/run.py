@@ -24,7 +24,7 @@ import sys
 # The signal module's functions and constants as plain ints (kernel.py).
 import _signal as signal
 
-from core import execvp, frozen, signals, terminal
+from core import execvp, signals
 from core.errors import FAILED, Fail, one_line, report
 
 
@@ -107,7 +107,9 @@ def start(run):
     report_r, report_w = os.pipe()   # unsharer and PID 1 -> unc
     go_r, go_w = os.pipe()           # unc -> PID 1: "the host side is ready"
     run.ignored = signals.ignored_signals()
-    run.tty, run.modes = terminal.foreground()
+    if os.isatty(0):
+        from core import terminal
+        run.tty, run.modes = terminal.foreground()
 
     # Orphans of our own subtree come to us instead of the host's init: the
     # container's PID 1 does, once the unsharer has exited.
@@ -155,6 +157,7 @@ def start(run):
         status = 128 + run.killed_by
     finally:
         if run.tty:
+            from core import terminal                 # loaded when run.tty was set
             terminal.give_back(run.modes if run.signaled else None)
         for stage in reversed(done):
             run.hook(stage, "cleanup")
@@ -262,12 +265,13 @@ def _pid1(run, report_w, go_r):
         _die_with_unc(go_r)
         for stage in run.stages:
             run.hook(stage, "container_setup")
-        env = frozen.clean_environ(os.environ, getattr(sys, "frozen", False))
+        env = execvp.clean_environ(os.environ, getattr(sys, "frozen", False))
         env["PATH"] = execvp.root_path(env.get("PATH"))
         argv = run.argv or [env.get("SHELL") or "/bin/sh"]
 
         def start_command():
             if run.tty:
+                from core import terminal             # loaded when run.tty was set
                 terminal.take()
             for fd in run.closed:
                 os.close(fd)          # closed when unc started: closed for COMMAND

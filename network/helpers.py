@@ -32,8 +32,8 @@ import sys
 import _signal as signal
 
 import kernel
-from core import frozen
 from core.errors import Fail
+from core.execvp import clean_environ
 from core.signals import default_signals
 from network.host import TUN, tun_problem
 
@@ -78,7 +78,7 @@ def spawn(run, argv, fds=()):
             # Nothing else of unc's leaks into the helper (fd 3 of a bats
             # test, the container's pipes).
             os.closerange(3 + len(high), os.sysconf("SC_OPEN_MAX"))
-            os.execve(argv[0], argv, frozen.clean_environ(
+            os.execve(argv[0], argv, clean_environ(
                 os.environ, getattr(sys, "frozen", False)))
         except BaseException:
             os._exit(127)

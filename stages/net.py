@@ -123,8 +123,6 @@ import _socket
 from core.errors import Fail
 from core.execvp import which
 from kernel import CLONE_NEWNET
-from network import host
-from network.host import NO_ROUTE, PROGRAMS, TUN
 
 NAME = "net"
 SUMMARY = "own network stack: lo, user-mode or bridge networking, ports (--net, -p)"
@@ -169,6 +167,11 @@ class State:
 
 def choose_mode(run, requested):
     """The mode to use for --net=requested, and why auto passed over others."""
+    if requested in ("none", "host"):
+        return requested, []
+    # Only the modes that need the host's help look at what it offers.
+    from network import host
+    from network.host import NO_ROUTE, PROGRAMS, TUN
     if requested == "auto":
         reasons = []
         problem = host.tun_problem()
@@ -227,8 +230,9 @@ def prepare(run, me):
                    + "; use --net=pasta or --net=slirp4netns")
     if me.mode not in BACKENDS:
         return
+    from network.host import need_program
     module, programs = BACKENDS[me.mode]
-    paths = {name: host.need_program(me.mode, name) for name in programs}
+    paths = {name: need_program(me.mode, name) for name in programs}
     for p in ports:
         check_host_port(p)
     me.backend = __import__(module, fromlist=["Backend"]).Backend(ports, paths)
