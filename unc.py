@@ -15,6 +15,18 @@ if not getattr(sys, "frozen", False):
     _here = os.path.dirname(os.path.realpath(__file__))
     if _here not in sys.path:
         sys.path.insert(0, _here)
+else:
+    # The build has no archive of modules (unc.spec, noarchive): every module
+    # is a .pyc file, which Python's own FileFinder loads. PyInstaller's
+    # finder sits in front of it for every directory and only hands each
+    # look-up over, after formatting its trace messages: about 0.1 ms of
+    # Python for every import (bench/README.md). Without it, the path
+    # finders are made anew, without it.
+    _hooks = [h for h in sys.path_hooks
+              if getattr(h, "__qualname__", "") != "PyiFrozenFinder.path_hook"]
+    if len(_hooks) != len(sys.path_hooks):
+        sys.path_hooks[:] = _hooks
+        sys.path_importer_cache.clear()
 
 
 def main(argv=None):
