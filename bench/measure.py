@@ -140,6 +140,11 @@ def make_tools(work, scratch, notes):
         Tool("python3 unc.py", unc_commands([py, src], "python3 unc.py")),
         Tool("python3 -S -I unc.py", unc_commands([py, "-S", "-I", src], "python3 -S -I unc.py")),
     ]
+    # Another build to compare with in the same run (bench/run --baseline).
+    baseline = os.path.join(work, "unc-baseline")
+    if os.path.exists(baseline):
+        tools.insert(1, Tool("unc baseline", unc_commands([baseline], "baseline"),
+                             binary=baseline))
 
     unshare = shutil.which("unshare")
     if unshare:

@@ -65,6 +65,25 @@ def figures(r):
     }
 
 
+def baseline_rows(lat):
+    """With a baseline build measured in the same run (bench/run
+    --baseline): each stage's start against the baseline's, both also as
+    ratios to crun."""
+    if not any("unc baseline" in lat.get(stage, {}) for stage in lat):
+        return []
+    out = ["## This build against the baseline build (same run)", "",
+           "| stage | unc ms | baseline ms | unc / baseline | unc x crun | baseline x crun |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for stage in lat:
+        new, old = median_of(lat, stage, "unc"), median_of(lat, stage, "unc baseline")
+        crun = median_of(lat, crun_stage(lat, stage), "crun")
+        if not new or not old:
+            continue
+        out.append(f"| {stage} | {new:.1f} | {old:.1f} | {new / old:.2f}x | "
+                   f"{ratio(new, crun)} | {ratio(old, crun)} |")
+    return out + [""]
+
+
 def markdown(r):
     meta, lat = r["meta"], r["latency"]
     out = ["# unc benchmark results", ""]
@@ -91,6 +110,7 @@ def markdown(r):
         ok = value <= limit if op == "<=" else value >= limit
         out.append(f"| {text} | {value:.2f}{unit} | {'yes' if ok else '**no**'} |")
     out.append("")
+    out += baseline_rows(lat)
 
     out += ["## Start latency", "",
             f"Wall time to start `/bin/true` in a container, in ms: median, min and max of "
