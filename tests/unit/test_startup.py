@@ -1,42 +1,148 @@
 """What a start imports: every module costs time on every container start
-(bench/README.md), so the start-up path imports only what the run needs."""
+(bench/README.md), so the start-up path imports only what the run needs.
 
-import json
+Each check runs in a fresh interpreter started as dist/unc runs unc: -S
+(no site module, which imports re itself in a virtualenv) and -I, the
+stand-ins of core/docopt_fast.py installed first, and, where said, as the
+frozen build (sys.frozen), which reads its usage text from usage_built.py
+instead of composing it from every stage."""
+
+import ast
 import os
 import subprocess
 import sys
 
-ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+import docopt
+import pytest
+
+from core import cli, docopt_fast
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SITE = os.path.dirname(os.path.dirname(docopt.__file__))
+
+# Modules a plain start must not load (the stand-ins for re and typing are
+# not the real modules: those have a __file__).
+COSTLY = ("re", "typing", "enum", "collections", "socket", "json")
+BACKENDS = ("network.slirp4netns", "network.pasta", "network.bridge", "network.forwarder")
+# Imported only when an option asks for what they do: a mode with a helper,
+# -v or --tmpfs.
+ON_DEMAND = ("network.host", "network.ports", "network.dns", "network.helpers",
+             "mounts.options")
+
+PRELUDE = (
+    "import sys\n"
+    "sys.path[:0] = [{built!r}, {root!r}, {site!r}]\n"
+    "sys.frozen = {frozen!r}\n"
+    "from core import docopt_fast\n"
+    "docopt_fast.install()\n"
+)
+
+# Measured before anything is imported to print it.
+REPORT = (
+    "real = sorted(m for m in sys.modules if '__file__' in vars(sys.modules[m] or sys))\n"
+    "print(repr(real))\n"
+)
 
 
-def imported_stages(argv, stage):
-    """The stage modules loaded by parsing `argv` and checking its options
-    against `stage`, in a fresh interpreter."""
-    code = (
-        "import json, sys, unc\n"
-        f"unc.check_stage_options(unc.parse({argv!r}), unc.select_stages({stage!r}))\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('stages.'))))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
-    return json.loads(out.stdout)
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A directory with usage_built.py, as build.sh writes it."""
+    path = tmp_path_factory.mktemp("built")
+    docopt_fast.write(cli.usage(), str(path / "usage_built.py"))
+    return str(path)
 
 
-def test_an_early_stage_does_not_import_the_later_ones():
-    assert imported_stages(["--stage=user_pid", "--trace", "true"], "user_pid") == \
-        ["stages.user_pid"]
+def loaded(built, code, frozen=True, prelude=True):
+    """The modules (with a file: not the stand-ins) loaded after `code`."""
+    head = PRELUDE.format(built=built, root=ROOT, site=SITE, frozen=frozen) if prelude \
+        else f"import sys\nsys.path[:0] = [{built!r}, {ROOT!r}, {SITE!r}]\n"
+    out = subprocess.run([sys.executable, "-S", "-I", "-c", head + code + REPORT],
+                         cwd=built, capture_output=True, text=True, check=True)
+    return ast.literal_eval(out.stdout.splitlines()[-1])
 
 
-def test_an_option_of_an_unselected_stage_imports_them_to_name_its_stage():
+def stage_modules(modules):
+    return [m for m in modules if m.startswith("stages.")]
+
+
+def test_an_early_stage_does_not_import_the_later_ones(built):
+    code = ("import unc\n"
+            "from core import cli\n"
+            "cli.check_stage_options(cli.parse(['--stage=user_pid', '--trace', 'true']),\n"
+            "                        cli.select_stages('user_pid'))\n")
+    assert stage_modules(loaded(built, code)) == ["stages.user_pid"]
+
+
+def test_an_option_of_an_unselected_stage_imports_them_to_name_its_stage(built):
     code = (
         "import unc\n"
-        "from stages import Fail\n"
+        "from core import cli\n"
+        "from core.errors import Fail\n"
         "try:\n"
-        "    unc.check_stage_options(unc.parse(['--stage=user_pid', '--hostname=x', 'true']),\n"
-        "                            unc.select_stages('user_pid'))\n"
+        "    cli.check_stage_options(cli.parse(['--stage=user_pid', '--hostname=x', 'true']),\n"
+        "                            cli.select_stages('user_pid'))\n"
         "except Fail as e:\n"
         "    print(e)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
+    head = PRELUDE.format(built=built, root=ROOT, site=SITE, frozen=True)
+    out = subprocess.run([sys.executable, "-S", "-I", "-c", head + code], cwd=built,
+                         capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "--hostname needs --stage=uts or a later stage"
+
+
+# A plain run up to its start: what core.run.container() does before
+# start() (which unshares: not here).
+PLAIN_RUN = (
+    "import unc\n"
+    "from core import cli, run\n"
+    "opts = cli.parse(['true'])\n"
+    "stages = cli.select_stages(opts['--stage'])\n"
+    "cli.check_stage_options(opts, stages)\n"
+    "r = run.Run(opts, stages)\n"
+    "for s in stages:\n"
+    "    r.flags |= getattr(s, 'CLONE_FLAGS', 0)\n"
+    "for s in stages:\n"
+    "    r.hook(s, 'prepare')\n"
+    "assert r.states['net'].mode == 'none'\n"
+)
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_a_plain_run_prepares_without_costly_modules_or_backends(built, frozen):
+    modules = loaded(built, PLAIN_RUN, frozen=frozen)
+    assert [m for m in COSTLY if m in modules] == []
+    assert [m for m in BACKENDS if m in modules] == []
+    assert [m for m in ON_DEMAND if m in modules] == []
+    assert stage_modules(modules) == sorted(f"stages.{name}" for name in
+                                            ("user_pid", "uts", "mount", "net"))
+
+
+def test_a_backend_is_imported_when_its_mode_is_used(built):
+    code = PLAIN_RUN.replace("['true']", "['--net=pasta', 'true']").replace(
+        "r.hook(s, 'prepare')", "s.NAME == 'net' or r.hook(s, 'prepare')").replace(
+        "assert r.states['net'].mode == 'none'\n", "")
+    code += ("from unittest import mock\n"
+             "from network import host\n"
+             "from stages import net\n"
+             "with mock.patch.object(host, 'which', lambda p, path=None: '/bin/' + p), \\\n"
+             "        mock.patch.object(host, 'tun_problem', lambda: None), \\\n"
+             "        mock.patch.object(host, 'default_route', lambda: True):\n"
+             "    net.prepare(r, r.states['net'])\n")
+    modules = loaded(built, code)
+    assert "network.pasta" in modules
+    assert "network.slirp4netns" not in modules and "network.bridge" not in modules
+
+
+def test_import_unc_does_not_import_the_parser():
+    modules = loaded(ROOT, "import unc\n", prelude=False)
+    assert "unc" in modules
+    assert [m for m in modules if m.split(".")[0] in ("core", "stages", "mounts", "network")
+            or m in ("docopt", "usage_built")] == []
+
+
+def test_the_parser_does_not_import_unc_or_the_cli():
+    # No import circle: docopt_fast serves the cli, never the other way round.
+    modules = loaded(ROOT, "import core.docopt_fast\n", prelude=False)
+    assert "core.docopt_fast" in modules
+    assert "unc" not in modules and "core.cli" not in modules
+    assert stage_modules(modules) == []

@@ -1,0 +1,41 @@
+"""core/errors.py: Fail and the one-line error contract."""
+
+import os
+
+import pytest
+
+from core import errors
+from core.errors import Fail
+
+
+def test_fail_carries_a_status_125_unless_said():
+    assert Fail("x").status == 125 == errors.FAILED
+    assert Fail("x", errors.NOT_FOUND).status == 127
+    assert errors.CANNOT_EXECUTE == 126
+    assert str(Fail("what to do")) == "what to do"
+
+
+@pytest.mark.parametrize("text, line", [
+    ("plain", "plain"),
+    ("a\nb", "a\\nb"),
+    ("tab\there", "tab\\there"),
+    ("bad\udcffbyte", "bad\\xffbyte"),
+    ("caf\u00e9", "caf\u00e9"),
+])
+def test_one_line_escapes_what_would_break_a_line(text, line):
+    assert errors.one_line(text) == line
+
+
+def test_die_prints_one_line_and_exits_with_the_status(capfd):
+    with pytest.raises(SystemExit) as e:
+        errors.die("two\nlines", 126)
+    assert e.value.code == 126
+    assert capfd.readouterr().err == "unc: two\\nlines\n"
+
+
+def test_report_sends_status_and_one_line():
+    r, w = os.pipe()
+    errors.report(w, 127, "'x': not\nfound")
+    os.close(w)
+    assert os.read(r, 100) == b"127 'x': not\\nfound\n"
+    os.close(r)
