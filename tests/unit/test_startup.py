@@ -73,6 +73,19 @@ def test_an_early_stage_does_not_import_the_later_ones(built):
     assert stage_modules(loaded(built, code)) == ["stages.user_pid"]
 
 
+def test_a_command_after_double_dash_does_not_import_the_later_stages(built):
+    # BUG (core/cli.py, check_stage_options): docopt's key "--" (True when
+    # the command line has a `--`) is neither a stage's option nor in
+    # CORE_OPTIONS, so it counts as a possibly misplaced option and every
+    # stage module is imported to look for its owner: `unc --stage=user_pid
+    # -- true` (and every container of `unc check`) pays for all of them.
+    code = ("import unc\n"
+            "from core import cli\n"
+            "cli.check_stage_options(cli.parse(['--stage=user_pid', '--', 'true']),\n"
+            "                        cli.select_stages('user_pid'))\n")
+    assert stage_modules(loaded(built, code)) == ["stages.user_pid"]
+
+
 def test_an_option_of_an_unselected_stage_imports_them_to_name_its_stage(built):
     code = (
         "import unc\n"

@@ -85,6 +85,16 @@ def test_the_users_mounts_win_over_resolv_conf(tmpfs, volume, covered):
     assert plan.user_mount_over("/etc/resolv.conf") == covered
 
 
+def test_a_users_mount_written_with_a_double_slash_still_wins():
+    # BUG (mounts/plan.py, Plan.user_mount_over): os.path.normpath keeps a
+    # leading "//" (POSIX allows it a meaning of its own), so the user's
+    # --tmpfs //etc, which mounts on /etc like --tmpfs /etc (resolve.py
+    # strips the leading slashes), is not seen to cover /etc/resolv.conf,
+    # and the net stage binds its resolv.conf inside the user's tmpfs.
+    plan = build_plan(opts(tmpfs=["//etc"]), "/r", "/")
+    assert plan.user_mount_over("/etc/resolv.conf") == "--tmpfs //etc"
+
+
 class Traced:
     def __init__(self):
         self.lines = []
