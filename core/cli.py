@@ -20,7 +20,7 @@ unc - run a command in an unprivileged Linux container.
 Usage:
   unc stages
   unc check
-  unc [options] {repeatable}[--] [COMMAND [ARG...]]
+  unc [options] [-e NAME]... [--env-file=FILE]... {repeatable}[--] [COMMAND [ARG...]]
   unc -h | --help
   unc --version
 
@@ -35,6 +35,18 @@ to the container; on a terminal, the container gets the foreground.
 Options:
   --stage=NAME         How far the container goes: {stages}
                        (cumulative, in that order). Default: the last stage.
+  -u USER[:GROUP], --user=USER[:GROUP]
+                       Run COMMAND as USER (a name in the container's
+                       /etc/passwd, or a number) and GROUP (default: the
+                       user's); needs the ids mapped (--map-auto).
+  -e NAME[=VALUE], --env=NAME[=VALUE]
+                       Set NAME in COMMAND's environment; NAME alone takes
+                       your value, or unsets it if you have none (repeatable).
+  --env-file=FILE      Read NAME=VALUE lines from FILE (repeatable).
+  --clearenv           Start from an empty environment: only PATH, HOME,
+                       TERM, HOSTNAME and container=unc.
+  -w DIR, --workdir=DIR
+                       Run COMMAND in DIR, created if missing.
   --init               Run a small init as PID 1 that reaps zombies and
                        forwards signals; COMMAND then runs as PID 2, and
                        signals it has no handler for end it as on the host.

@@ -24,7 +24,7 @@ import sys
 # The signal module's functions and constants as plain ints (kernel.py).
 import _signal as signal
 
-from core import execvp, signals
+from core import execvp, process, signals
 from core.errors import FAILED, Fail, one_line, report
 
 
@@ -48,7 +48,7 @@ class Run:
         "flags",       # the clone flags unshared for the container
         "plan",        # the mount plan (mounts/plan.py) once a stage made one
         # The core's own.
-        "stages", "states", "closed", "tty", "modes", "ignored",
+        "stages", "states", "process", "closed", "tty", "modes", "ignored",
         "killed_by",   # the signal for which unc SIGKILLed PID 1
         "signaled",    # PID 1 died from a signal
         "reaped",      # unc has collected PID 1's exit status
@@ -64,6 +64,7 @@ class Run:
         self.plan = None
         self.stages = stages
         self.states = {s.NAME: s.State() if hasattr(s, "State") else None for s in stages}
+        self.process = None      # the command's settings (core/process.py)
         self.closed = closed
         self.tty = False
         self.modes = None
@@ -88,6 +89,7 @@ def container(opts, stages, closed=()):
     """Compose `stages` into one container and run it; return the Run and
     unc's exit status."""
     run = Run(opts, stages, closed)
+    run.process = process.prepare(opts)
     for stage in stages:
         run.flags |= getattr(stage, "CLONE_FLAGS", 0)
     for stage in stages:
@@ -265,8 +267,7 @@ def _pid1(run, report_w, go_r):
         _die_with_unc(go_r)
         for stage in run.stages:
             run.hook(stage, "container_setup")
-        env = execvp.clean_environ(os.environ, getattr(sys, "frozen", False))
-        env["PATH"] = execvp.root_path(env.get("PATH"))
+        env = process.start(run, run.process)
         argv = run.argv or [env.get("SHELL") or "/bin/sh"]
 
         def start_command():

@@ -2,18 +2,18 @@
 
 Machinery beneath stage user_pid and the core's start of the command. Each
 module is stdlib only, imports nothing costly at module level, and raises
-an exception of its own whose text is one line for the user (the core
-prints it after "unc: " and exits 125):
+core.errors.Fail, whose text is one line for the user (the core prints it
+after "unc: " and exits 125):
 
     subids    /etc/subuid and /etc/subgid, and the uid/gid map a run asks
               for: the default one line, --map-auto, --map-users/--map-groups,
               --map-user/--map-group; checked as the kernel and newuidmap
-              would check it.                                    (IdMapError)
+              would check it.
     idmap     writing those maps for the waiting container from the host:
-              directly as root, else through newuidmap/newgidmap. (IdMapError)
+              directly as root, else through newuidmap/newgidmap.
     passwd    -u USER[:GROUP] against the container's /etc/passwd and
-              /etc/group, and becoming that user before exec.     (UserError)
+              /etc/group, and becoming that user before exec.
     environ   -e, --env-file, --clearenv: the command's environment, and
-              HOME and SHELL as they exist inside.                 (EnvError)
-    workdir   -w DIR: checked on the host, created inside.     (WorkdirError)
+              HOME and SHELL as they exist inside.
+    workdir   -w DIR: checked on the host, created inside.
 """

@@ -9,7 +9,7 @@ SHELL are checked against the container's own filesystem there.
 
 Rules, Podman's where it has one:
   - The base is the caller's environment (without what PyInstaller's
-    bootloader adds: frozen.clean_environ) with a PATH that ends with the
+    bootloader adds: core.execvp.clean_environ) with a PATH that ends with the
     standard directories it lacks; with --clearenv, only PATH, HOME, TERM,
     HOSTNAME and container=unc.
   - --env-file lines, then -e values, in order, each NAME=VALUE or NAME
@@ -23,13 +23,10 @@ Rules, Podman's where it has one:
 
 import os
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+from core.errors import Fail
+from core.execvp import DEFAULT_PATH, root_path
 WHITESPACE = " \t\n\r\v\f"
 MAX_ENV_FILE = 1 << 24
-
-
-class EnvError(Exception):
-    """A bad -e value or env file: one line for the user."""
 
 
 def parse_env(text, caller_env, where="-e"):
@@ -37,14 +34,14 @@ def parse_env(text, caller_env, where="-e"):
 
     `where` starts the message: "-e" or "--env-file FILE:LINE"."""
     if "\0" in text:
-        raise EnvError(f"{where} {_shown(text)}: a NUL byte cannot be passed in the "
+        raise Fail(f"{where} {_shown(text)}: a NUL byte cannot be passed in the "
                        "environment")
     name, eq, value = text.partition("=")
     if not name:
-        raise EnvError(f"{where} {_shown(text)}: expected NAME=VALUE or NAME"
+        raise Fail(f"{where} {_shown(text)}: expected NAME=VALUE or NAME"
                        + (" (the name is missing before '=')" if eq else ""))
     if any(c in WHITESPACE for c in name):
-        raise EnvError(f"{where} {_shown(text)}: the name {name!r} has white space")
+        raise Fail(f"{where} {_shown(text)}: the name {name!r} has white space")
     if eq:
         return name, value
     return name, caller_env.get(name)
@@ -65,9 +62,9 @@ def read_env_file(path, caller_env, option="--env-file"):
         with open(path, "rb") as f:
             data = f.read(MAX_ENV_FILE + 1)
     except OSError as e:
-        raise EnvError(f"{option} {path}: cannot read it: {e.strerror}")
+        raise Fail(f"{option} {path}: cannot read it: {e.strerror}")
     if len(data) > MAX_ENV_FILE:
-        raise EnvError(f"{option} {path}: larger than {MAX_ENV_FILE >> 20} MiB")
+        raise Fail(f"{option} {path}: larger than {MAX_ENV_FILE >> 20} MiB")
     text = data.decode("utf-8", "surrogateescape")
     settings = []
     for lineno, line in enumerate(text.split("\n"), 1):
@@ -91,14 +88,6 @@ def parse_settings(caller_env, env_files=(), envs=()):
     return settings
 
 
-def extend_path(path):
-    """The caller's PATH, then the standard directories it lacks: the
-    command often runs as root, whose PATH has the sbin directories that a
-    user's lacks (the same rule as unc.root_path)."""
-    dirs = [d for d in (path or "").split(":") if d]
-    return ":".join(dirs + [d for d in DEFAULT_PATH.split(":") if d not in dirs])
-
-
 def clearenv_base(caller_env, hostname=None):
     """--clearenv: PATH, TERM (when the caller has one), HOSTNAME (when the
     container has its own), container=unc. HOME is added by build()."""
@@ -114,7 +103,7 @@ def build(caller_env, settings=(), *, clearenv=False, user=None, user_given=Fals
           hostname=None, exists=None, trace=None):
     """The command's environment, as a dict for execve.
 
-    caller_env  the caller's environment, cleaned (frozen.clean_environ)
+    caller_env  the caller's environment, cleaned (core.execvp.clean_environ)
     settings    parse_settings()'s list
     user        the identity.passwd.User the command runs as (None: root
                 without a passwd entry: home /root, no shell)
@@ -135,7 +124,7 @@ def build(caller_env, settings=(), *, clearenv=False, user=None, user_given=Fals
         env = clearenv_base(caller_env, hostname)
     else:
         env = dict(caller_env)
-        env["PATH"] = extend_path(env.get("PATH"))
+        env["PATH"] = root_path(env.get("PATH"))
     explicit = set()
     for name, value in settings:
         if value is None:
@@ -178,5 +167,5 @@ def build(caller_env, settings=(), *, clearenv=False, user=None, user_given=Fals
 
     for name, value in env.items():
         if "\0" in name or "\0" in value:
-            raise EnvError(f"the environment variable {_shown(name)} holds a NUL byte")
+            raise Fail(f"the environment variable {_shown(name)} holds a NUL byte")
     return env

@@ -15,12 +15,12 @@ PID 1 waits for the go-ahead: the maps planned by identity/subids.py go into
     when a range came from /etc/subgid, and writes "deny" when the map is
     only the caller's own gid.
 
-A failure becomes one IdMapError line that says what to do.
+A failure becomes one Fail line that says what to do.
 """
 
 import os
 
-from identity.subids import IdMapError
+from core.errors import Fail
 
 HELPERS = {"uid": "newuidmap", "gid": "newgidmap"}
 HELPER_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
@@ -57,12 +57,12 @@ def needs_helpers(uid_map, gid_map, privileged=None):
 
 def require_helpers(uid_map, gid_map, env=None, privileged=None, dirs=HELPER_DIRS):
     """Find the helpers the maps need before anything exists (stage
-    prepare): {kind: path}. Raises IdMapError naming the package."""
+    prepare): {kind: path}. Raises Fail naming the package."""
     found = {}
     for kind in needs_helpers(uid_map, gid_map, privileged):
         path = find_helper(HELPERS[kind], env, dirs)
         if path is None:
-            raise IdMapError(missing_helper_message(HELPERS[kind], dirs))
+            raise Fail(missing_helper_message(HELPERS[kind], dirs))
         found[kind] = path
     return found
 
@@ -73,7 +73,7 @@ def write_maps(pid, uid_map, gid_map, *, env=None, trace=None, privileged=None,
 
     uid_map, gid_map  identity.subids.IdMap objects (subids.plan)
     env         the environment for newuidmap/newgidmap: the caller's, without
-                what PyInstaller's bootloader adds (frozen.clean_environ);
+                what PyInstaller's bootloader adds (core.execvp.clean_environ);
                 default: that of os.environ
     trace       callable(str) told each step: `newuidmap 1234 0 1000 1 1
                 100000 65536` or `write /proc/1234/uid_map "0 1000 1"`
@@ -89,7 +89,7 @@ def write_maps(pid, uid_map, gid_map, *, env=None, trace=None, privileged=None,
         privileged = uid_map.privileged
     if env is None:
         import sys
-        from frozen import clean_environ
+        from core.execvp import clean_environ
         env = clean_environ(os.environ, getattr(sys, "frozen", False))
     if helpers is None:
         helpers = require_helpers(uid_map, gid_map, env, privileged, dirs)
@@ -123,7 +123,7 @@ def _write_text(path, text, trace):
         with open(path, "w") as f:
             f.write(text)
     except OSError as e:
-        raise IdMapError(f"cannot write {path}: {e.strerror}; {why_write_failed()}")
+        raise Fail(f"cannot write {path}: {e.strerror}; {why_write_failed()}")
 
 
 def _write(path, idmap, trace, privileged):
@@ -144,7 +144,7 @@ def _write(path, idmap, trace, privileged):
             elif e.errno == 22:
                 why = ("the kernel refused the map as invalid (overlapping ranges, "
                        "or more lines than it takes)")
-        raise IdMapError(f"cannot write {path}: {e.strerror}; {why}")
+        raise Fail(f"cannot write {path}: {e.strerror}; {why}")
 
 
 def unmapped_outside(idmap, own_map=None):
@@ -216,10 +216,10 @@ def run_helper(path, pid, idmap, env, trace):
     finally:
         os.close(log)
     if status is None:
-        raise IdMapError(f"{name} did not finish within {HELPER_TIMEOUT} s (is the host's "
+        raise Fail(f"{name} did not finish within {HELPER_TIMEOUT} s (is the host's "
                          "user database, NSS/LDAP, answering?)")
     if status != 0:
-        raise IdMapError(explain_helper_failure(path, status, text, idmap))
+        raise Fail(explain_helper_failure(path, status, text, idmap))
 
 
 def _wait(pid, timeout):

@@ -12,12 +12,10 @@ lists the user as a member (what initgroups(3) would give).
 
 import os
 
+from core.errors import Fail
+
 MAX_DB_SIZE = 1 << 24        # a passwd file larger than 16 MiB is a mistake
 ID_LIMIT = 2**32 - 1         # (u32)-1 is the kernel's "no id"
-
-
-class UserError(Exception):
-    """A -u value that cannot be used: one line for the user."""
 
 
 class User:
@@ -92,20 +90,20 @@ def read_db(root, name):
     except FileNotFoundError:
         return None
     except OSError as e:
-        raise UserError(f"cannot read the container's /etc/{name}: {e.strerror}")
+        raise Fail(f"cannot read the container's /etc/{name}: {e.strerror}")
     try:
         import stat
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UserError(f"the container's /etc/{name} is not a regular file")
+            raise Fail(f"the container's /etc/{name} is not a regular file")
         chunks, size = [], 0
         while chunk := os.read(fd, 65536):
             chunks.append(chunk)
             size += len(chunk)
             if size > MAX_DB_SIZE:
-                raise UserError(f"the container's /etc/{name} is larger than "
+                raise Fail(f"the container's /etc/{name} is larger than "
                                 f"{MAX_DB_SIZE >> 20} MiB")
     except OSError as e:
-        raise UserError(f"cannot read the container's /etc/{name}: {e.strerror}")
+        raise Fail(f"cannot read the container's /etc/{name}: {e.strerror}")
     finally:
         os.close(fd)
     return b"".join(chunks).decode("utf-8", "surrogateescape")
@@ -114,15 +112,15 @@ def read_db(root, name):
 def split_spec(spec, option="-u"):
     """USER[:GROUP] -> (USER, GROUP or None), refusing empty parts."""
     if "\0" in spec:
-        raise UserError(f"{option}: the value holds a NUL byte")
+        raise Fail(f"{option}: the value holds a NUL byte")
     parts = spec.split(":")
     if len(parts) > 2 or not parts[0] or (len(parts) == 2 and not parts[1]):
-        raise UserError(f"{option} {spec}: expected USER or USER:GROUP, each a name or "
+        raise Fail(f"{option} {spec}: expected USER or USER:GROUP, each a name or "
                         "a number (such as -u 1000:1000 or -u postgres)")
     for part in parts:
         n = _number(part)
         if n is not None and n >= ID_LIMIT:
-            raise UserError(f"{option} {spec}: {n} is beyond the largest id, {ID_LIMIT - 1}")
+            raise Fail(f"{option} {spec}: {n} is beyond the largest id, {ID_LIMIT - 1}")
     return parts[0], parts[1] if len(parts) == 2 else None
 
 
@@ -148,7 +146,7 @@ def resolve(spec=None, root="/", passwd=None, group=None, option="-u"):
         if entry is None:
             where = ("the container has no /etc/passwd" if passwd is None else
                      f"no user {user_arg} in the container's /etc/passwd")
-            raise UserError(f"{option} {spec}: {where}; give a number to run as an id "
+            raise Fail(f"{option} {spec}: {where}; give a number to run as an id "
                             "without an entry")
     else:
         entry = next((e for e in users if e[1] == uid), None)
@@ -168,7 +166,7 @@ def resolve(spec=None, root="/", passwd=None, group=None, option="-u"):
             if found is None:
                 where = ("the container has no /etc/group" if group is None else
                          f"no group {group_arg} in the container's /etc/group")
-                raise UserError(f"{option} {spec}: {where}; give a number to run with a "
+                raise Fail(f"{option} {spec}: {where}; give a number to run with a "
                                 "gid without an entry")
             gid = found[1]
         supplementary = [gid]
@@ -228,9 +226,9 @@ def switch_user(user, setgroups=None, trace=None, unmapped=None):
         except OSError as e:
             if e.errno == 22:                               # EINVAL: unmapped gid
                 bad = next((g for g in user.groups if not _gid_ok(g)), user.groups[0])
-                raise UserError(_unmapped("gid", bad, unmapped, user)) from None
+                raise Fail(_unmapped("gid", bad, unmapped, user)) from None
             if e.errno != 1 or setgroups:                   # EPERM: denied
-                raise UserError(f"setgroups({list(user.groups)}) failed: "
+                raise Fail(f"setgroups({list(user.groups)}) failed: "
                                 f"{e.strerror}") from None
             trace("setgroups is denied here: the supplementary groups stay as inherited")
     else:
@@ -242,8 +240,8 @@ def switch_user(user, setgroups=None, trace=None, unmapped=None):
             call(value)
         except OSError as e:
             if e.errno == 22:                               # EINVAL: not mapped
-                raise UserError(_unmapped(kind, value, unmapped, user)) from None
-            raise UserError(f"set{kind}({value}) failed: {e.strerror}") from None
+                raise Fail(_unmapped(kind, value, unmapped, user)) from None
+            raise Fail(f"set{kind}({value}) failed: {e.strerror}") from None
     if signal_number.value:
         libc.prctl(PR_SET_PDEATHSIG, signal_number.value, 0, 0, 0)
 

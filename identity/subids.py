@@ -18,6 +18,8 @@ caller's own id is the real uid (gid) unc runs with.
 
 import os
 
+from core.errors import Fail
+
 UID, GID = "uid", "gid"
 SUBID_FILES = {UID: "/etc/subuid", GID: "/etc/subgid"}
 MAP_OPTIONS = {UID: "--map-users", GID: "--map-groups"}
@@ -34,10 +36,6 @@ MAX_LINES_BEFORE_4_15 = 5
 # Subordinate ranges start here by default (login.defs SUB_UID_MIN), one
 # 65536 block per user.
 SUB_MIN, SUB_BLOCK = 100000, 65536
-
-
-class IdMapError(Exception):
-    """A map that cannot be made: one line for the user, saying what to do."""
 
 
 class Extent(tuple):
@@ -115,14 +113,14 @@ def parse_subids(text):
 def read_subids(path):
     """The entries of the file at `path`; none when it does not exist.
 
-    Another failure to read it is an IdMapError: newuidmap would fail too."""
+    Another failure to read it is an Fail: newuidmap would fail too."""
     try:
         with open(path, "rb") as f:
             data = f.read(1 << 24)
     except FileNotFoundError:
         return []
     except OSError as e:
-        raise IdMapError(f"cannot read {path}: {e.strerror}")
+        raise Fail(f"cannot read {path}: {e.strerror}")
     return parse_subids(data.decode("utf-8", "surrogateescape"))
 
 
@@ -193,13 +191,13 @@ def parse_spec(text, option="--map-users"):
             raise ValueError(text)
         inner, outer, count = (_number(f) for f in fields)
     except ValueError:
-        raise IdMapError(f"{option}={text}: expected INNER:OUTER:COUNT, three "
+        raise Fail(f"{option}={text}: expected INNER:OUTER:COUNT, three "
                          "numbers such as 1:100000:65536 (inside, on the host, how many)")
     if count == 0:
-        raise IdMapError(f"{option}={text}: COUNT must be 1 or more")
+        raise Fail(f"{option}={text}: COUNT must be 1 or more")
     for name, first in (("INNER", inner), ("OUTER", outer)):
         if first + count > ID_END:
-            raise IdMapError(f"{option}={text}: {name}+COUNT passes {ID_END}, "
+            raise Fail(f"{option}={text}: {name}+COUNT passes {ID_END}, "
                              f"the largest id is {ID_END - 1}")
     return Extent(inner, outer, count)
 
@@ -209,10 +207,10 @@ def parse_id(text, option="--map-user"):
     try:
         value = _number(text)
     except ValueError:
-        raise IdMapError(f"{option}={text}: expected a number, the id you have "
+        raise Fail(f"{option}={text}: expected a number, the id you have "
                          "inside (such as 1000)")
     if value >= ID_END:
-        raise IdMapError(f"{option}={text}: the largest id is {ID_END - 1}")
+        raise Fail(f"{option}={text}: the largest id is {ID_END - 1}")
     return value
 
 
@@ -251,20 +249,20 @@ def check(extents, kind=UID, labels=None, limit=None, page_size=None):
     extent came from, for the message."""
     labels = labels or [f"{e[0]}:{e[1]}:{e[2]}" for e in extents]
     if not extents:
-        raise IdMapError(f"the {kind} map is empty")
+        raise Fail(f"the {kind} map is empty")
     for e, label in zip(extents, labels):
         if e.count < 1 or e.inner + e.count > ID_END or e.outer + e.count > ID_END:
-            raise IdMapError(f"{label}: the {kind} range must hold 1 or more ids "
+            raise Fail(f"{label}: the {kind} range must hold 1 or more ids "
                              f"below {ID_END}")
     limit = limit or max_lines()
     if len(extents) > limit:
-        raise IdMapError(f"the {kind} map has {len(extents)} ranges; the kernel takes "
+        raise Fail(f"the {kind} map has {len(extents)} ranges; the kernel takes "
                          f"at most {limit} lines in {kind}_map (340 since Linux 4.15, "
                          "5 before)")
     page_size = page_size or os.sysconf("SC_PAGE_SIZE")
     size = len(map_text(extents))
     if size >= page_size:
-        raise IdMapError(f"the {kind} map is {size} bytes; the kernel takes less than "
+        raise Fail(f"the {kind} map is {size} bytes; the kernel takes less than "
                          f"{page_size} ({kind}_map is written at once, one page at most)")
     for side, where in ((0, "inside the container"), (1, "on the host")):
         order = sorted(range(len(extents)), key=lambda i: extents[i][side])
@@ -272,7 +270,7 @@ def check(extents, kind=UID, labels=None, limit=None, page_size=None):
             first_a, first_b = extents[a][side], extents[b][side]
             if first_b < first_a + extents[a].count:
                 last = min(first_a + extents[a].count, first_b + extents[b].count)
-                raise IdMapError(
+                raise Fail(
                     f"{labels[a]} and {labels[b]} overlap {where} "
                     f"({_ids(kind, first_b, last - first_b)}): each id may be "
                     "mapped once")
@@ -401,14 +399,14 @@ def plan(kind, own_id, user=None, *, privileged=False, auto=False, all_ranges=Fa
     limit       lines the kernel takes (default: from the running kernel)
 
     Nothing asked: the one line "0 OWN 1", which any user may write.
-    Raises IdMapError with the line for the user.
+    Raises Fail with the line for the user.
     """
     path = subid_path or SUBID_FILES[kind]
     map_option, self_option = MAP_OPTIONS[kind], SELF_OPTIONS[kind]
     if inner_self is not None and not isinstance(inner_self, int):
         inner_self = parse_id(inner_self, self_option)
     if inner_self is not None and inner_self >= ID_END:
-        raise IdMapError(f"{self_option}={inner_self}: the largest id is {ID_END - 1}")
+        raise Fail(f"{self_option}={inner_self}: the largest id is {ID_END - 1}")
     who = f"your own {kind} {own_id}"
 
     def subordinate_ranges():
@@ -428,7 +426,7 @@ def plan(kind, own_id, user=None, *, privileged=False, auto=False, all_ranges=Fa
             labels.append(f"{self_option}={inner_self} ({who})")
             if inner_self != 0 and not any(e.inner <= 0 < e.inner + e.count
                                            for e in extents):
-                raise IdMapError(
+                raise Fail(
                     f"{self_option}={inner_self}: inner {kind} 0 (root) must be mapped "
                     f"too: add {map_option}=0:OUTER:COUNT from your subordinate range")
         check(extents, kind, labels, limit)
@@ -439,12 +437,12 @@ def plan(kind, own_id, user=None, *, privileged=False, auto=False, all_ranges=Fa
                 if e.count == 1 and e.outer == own_id:
                     continue     # newuidmap lets anybody map their own id once
                 if not ranges:
-                    raise IdMapError(f"{label}: host {_ids(kind, e.outer, e.count)} are "
+                    raise Fail(f"{label}: host {_ids(kind, e.outer, e.count)} are "
                                      "not yours; " + no_range_message(
                                          kind, user, own_id, path, entries))
                 if not granted(ranges, e.outer, e.count):
                     mine = ", ".join(f"{s}-{s + n - 1}" for s, n in merged(ranges))
-                    raise IdMapError(
+                    raise Fail(
                         f"{label}: host {_ids(kind, e.outer, e.count)} are not all "
                         f"yours: {path} grants {user or own_id} {kind}s {mine} "
                         "(lines NAME:START:COUNT); ask root for more")
@@ -457,12 +455,12 @@ def plan(kind, own_id, user=None, *, privileged=False, auto=False, all_ranges=Fa
         ranges = subordinate_ranges()
         why = "--map-auto" if auto else f"{self_option}={inner_self}"
         if not ranges:
-            raise IdMapError(f"{why} needs subordinate {kind}s: "
+            raise Fail(f"{why} needs subordinate {kind}s: "
                              + no_range_message(kind, user, own_id, path, entries))
         extents = _layout(own_id, ranges if all_ranges else ranges[:1],
                           inner_self or 0)
         if len(extents) == 1:
-            raise IdMapError(f"{why}: the range for {user or own_id} in {path} "
+            raise Fail(f"{why}: the range for {user or own_id} in {path} "
                              f"holds only {who}; it needs other ids")
         labels = [f"{path} range {e.outer}-{e.outer + e.count - 1}" for e in extents]
         labels[0] = who

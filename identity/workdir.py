@@ -11,18 +11,16 @@ process is already in.
 
 import os
 
-
-class WorkdirError(Exception):
-    """A -w value that cannot be used: one line for the user."""
+from core.errors import Fail
 
 
 def parse_workdir(value, option="-w"):
     """The absolute, normalised path of a -w value."""
     if "\0" in value:
-        raise WorkdirError(f"{option}: the path holds a NUL byte")
+        raise Fail(f"{option}: the path holds a NUL byte")
     if not value.startswith("/"):
         shown = value or "''"
-        raise WorkdirError(f"{option} {shown}: the working directory must be an "
+        raise Fail(f"{option} {shown}: the working directory must be an "
                            "absolute path inside the container, such as /src")
     return os.path.normpath(value).replace("//", "/")
 
@@ -40,13 +38,13 @@ def enter_workdir(path, uid=0, gid=0, trace=None, mode=0o755):
             os.mkdir(current, mode)
         except FileExistsError:
             if not os.path.isdir(current):
-                raise WorkdirError(f"-w {path}: {current} exists in the container and is "
+                raise Fail(f"-w {path}: {current} exists in the container and is "
                                    "not a directory") from None
             continue
         except OSError as e:
             hint = ("; without --rootfs the host's / is read-only: pick a directory that "
                     "exists, or one under a -v volume" if e.errno == 30 else "")
-            raise WorkdirError(f"-w {path}: cannot create {current} in the container: "
+            raise Fail(f"-w {path}: cannot create {current} in the container: "
                                f"{e.strerror}{hint}") from None
         created.append(current)
         trace(f"mkdir {current}")
@@ -54,12 +52,12 @@ def enter_workdir(path, uid=0, gid=0, trace=None, mode=0o755):
             try:
                 os.chown(current, uid, gid)
             except OSError as e:
-                raise WorkdirError(f"-w {path}: cannot give {current} to {uid}:{gid}: "
+                raise Fail(f"-w {path}: cannot give {current} to {uid}:{gid}: "
                                    f"{e.strerror}") from None
     trace(f"chdir {path}")
     try:
         os.chdir(path)
     except OSError as e:
-        raise WorkdirError(f"-w {path}: cannot enter it in the container: "
+        raise Fail(f"-w {path}: cannot enter it in the container: "
                            f"{e.strerror}") from None
     return created

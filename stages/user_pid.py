@@ -17,8 +17,29 @@ User namespace (user_namespaces(7))
     access to a file. A side effect: your supplementary groups stay attached
     and cannot be changed inside. Root maps 0 to 0.
 
-    unc writes the maps from the host, from outside the namespace. That is
-    what newuidmap(1) does too, and it keeps the door open to wider maps.
+    unc writes the maps from the host, from outside the namespace, while
+    PID 1 waits for the go-ahead. That is what newuidmap(1) does too.
+
+Many ids: subordinate ranges (--map-auto)
+    One id is enough for `whoami`, not for a distribution: dpkg and apt
+    chown files to other users, apt drops to its _apt user, su and useradd
+    need ids besides root. The kernel lets a map hold up to 340 ranges
+    (5 before Linux 4.15), but an unprivileged process may only map itself:
+    which host ids a user may have is policy, kept by root in /etc/subuid
+    and /etc/subgid (lines NAME:START:COUNT, e.g. alice:100000:65536;
+    `usermod --add-subuids`). Only a program that is setuid root can check
+    that policy and write a wider map for a user: newuidmap and newgidmap
+    (Debian package uidmap), run from the host with the waiting PID 1's
+    pid. With --map-auto, unc asks them for "0 <your uid> 1" and
+    "1 <START> <COUNT>": root inside is you outside, id N inside is
+    START+N-1 outside, an id nobody on the host uses. A gid map written by
+    newgidmap from a subordinate range leaves setgroups "allow": su, apt
+    and initgroups can set supplementary groups inside. As root, unc writes
+    any map itself. --map-users/--map-groups give ranges by hand, and
+    --map-user/--map-group choose which inner id you become (files you
+    write to a volume then keep your own id, like Podman's keep-id). The
+    machinery: identity/subids.py (the files and the maps) and
+    identity/idmap.py (writing them, and what each refusal means).
 
     Creating user namespaces can be switched off: user.max_user_namespaces
     set to 0, Debian's kernel.unprivileged_userns_clone set to 0, or Ubuntu's
@@ -52,13 +73,29 @@ from kernel import CLONE_NEWPID, CLONE_NEWUSER
 NAME = "user_pid"
 SUMMARY = "run as root and PID 1 in new user and PID namespaces"
 CLONE_FLAGS = CLONE_NEWUSER | CLONE_NEWPID
+OPTIONS = """
+  --map-root-user      Map only yourself, as root inside (the default).
+  --map-auto           Also map ids 1 and up to your first range in
+                       /etc/subuid and /etc/subgid (needs newuidmap and
+                       newgidmap, Debian package uidmap).
+  --map-users=MAP      Map user ids INNER:OUTER:COUNT (repeatable).
+  --map-groups=MAP     Map group ids INNER:OUTER:COUNT (repeatable).
+  --map-user=UID       The user id you are inside (default 0); alone, it
+                       implies --map-auto.
+  --map-group=GID      The group id you are inside (default 0); likewise.
+"""
+REPEATABLE = ("--map-users=MAP", "--map-groups=MAP")
+CHECK_OPTIONS = ()
+RANGE_OPTIONS = ("--map-auto", "--map-users", "--map-groups", "--map-user", "--map-group")
 
 
 class State:
-    """The id maps to write: uid_map and gid_map lines."""
+    """The id maps to write: the tutorial's one line each (uid_map,
+    gid_map), or with ranges the planned maps and their helpers."""
 
     def __init__(self):
         self.uid_map = self.gid_map = None
+        self.ranges = None       # (uid IdMap, gid IdMap, helpers) with ranges
 
 
 def id_map(inside, outside, count=1):
@@ -67,17 +104,53 @@ def id_map(inside, outside, count=1):
 
 
 def prepare(run, me):
-    me.uid_map = id_map(0, os.geteuid())
-    me.gid_map = id_map(0, os.getegid())
+    asked = [o for o in RANGE_OPTIONS if run.opts.get(o) not in (None, False, [])]
+    if not asked:
+        me.uid_map = id_map(0, os.geteuid())
+        me.gid_map = id_map(0, os.getegid())
+        return
+    if run.opts.get("--map-root-user"):
+        raise Fail(f"--map-root-user maps only yourself; it cannot go with {asked[0]}")
+    me.ranges = plan_ranges(run.opts)
+
+
+def plan_ranges(opts):
+    """The maps with subordinate ranges the options ask for, checked
+    against /etc/subuid and /etc/subgid, and the helpers that will write
+    them (found now, so that a missing one fails before anything exists)."""
+    import pwd
+
+    from core.execvp import clean_environ
+    from identity import idmap, subids
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = None                      # no passwd entry: subuid lines by number
+    auto = any(opts.get(o) not in (None, False) for o in ("--map-auto", "--map-user",
+                                                           "--map-group"))
+    maps = [subids.plan(kind, own, user, privileged=os.geteuid() == 0, auto=auto,
+                        specs=opts.get(ranges) or (), inner_self=opts.get(inner))
+            for kind, own, ranges, inner in (("uid", os.getuid(), "--map-users", "--map-user"),
+                                             ("gid", os.getgid(), "--map-groups", "--map-group"))]
+    helpers = idmap.require_helpers(*maps, env=clean_environ(os.environ, False))
+    return maps[0], maps[1], helpers
 
 
 def host_setup(run, me):
     proc = f"/proc/{run.pid}"
+    if me.ranges:
+        import sys
+
+        from core.execvp import clean_environ
+        from identity import idmap
+        uid_map, gid_map, helpers = me.ranges
+        idmap.write_maps(run.pid, uid_map, gid_map, helpers=helpers, trace=run.trace,
+                         env=clean_environ(os.environ, getattr(sys, "frozen", False)))
+        return
     _write(run, f"{proc}/uid_map", me.uid_map)
     # The kernel refuses gid_map until setgroups is denied (Linux 3.19+).
     _write(run, f"{proc}/setgroups", "deny")
     _write(run, f"{proc}/gid_map", me.gid_map)
-
 
 def _write(run, path, text):
     run.trace(f'write {path} "{text.strip()}"')
