@@ -122,8 +122,10 @@ def check_stage_options(opts, stages):
     other stage modules are imported (a cost on every start) only then.
     """
     owned = {name for s in stages for name in option_names(getattr(s, "OPTIONS", ""))}
+    # docopt's "--" is not an option: it says that the command follows.
     if all(value in (None, False, []) for option, value in opts.items()
-           if option.startswith("-") and option not in owned and option not in CORE_OPTIONS):
+           if option.startswith("-") and option != "--" and option not in owned
+           and option not in CORE_OPTIONS):
         return
     chosen = {s.NAME for s in stages}
     for stage in all_stages():

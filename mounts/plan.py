@@ -50,7 +50,8 @@ class Plan:
     def user_mount_over(self, path):
         """The user's option whose mount covers `path`, if any."""
         for option, dest in self.user:
-            dest = os.path.normpath(dest)
+            # normpath keeps a leading "//"; the mount lands on "/" + the rest.
+            dest = "/" + os.path.normpath(dest).lstrip("/")
             if path == dest or path.startswith(dest.rstrip("/") + "/"):
                 return option
         return None
