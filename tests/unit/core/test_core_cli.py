@@ -35,9 +35,10 @@ def test_usage_is_the_core_then_each_stages_options_in_order():
     text = cli.usage()
     assert text.startswith(cli.HEAD.split("{")[0])
     assert text.endswith(cli.TAIL)
-    heads = [text.index(cli.STAGE_HEAD.format(name=s.NAME)) for s in cli.all_stages()
-             if getattr(s, "OPTIONS", "")]
-    assert heads == sorted(heads) and len(heads) == 3       # uts, mount, net
+    with_options = [s for s in cli.all_stages() if getattr(s, "OPTIONS", "")]
+    assert {"uts", "mount", "net"} <= {s.NAME for s in with_options}
+    heads = [text.index(cli.STAGE_HEAD.format(name=s.NAME)) for s in with_options]
+    assert heads == sorted(heads)
     for stage in cli.all_stages():
         if getattr(stage, "OPTIONS", ""):
             assert stage.OPTIONS.strip("\n") in text
@@ -46,9 +47,10 @@ def test_usage_is_the_core_then_each_stages_options_in_order():
 
 
 def test_option_names_are_docopts_keys():
-    assert cli.option_names(cli.HEAD) == ["--stage", "--init", "--trace", "--debug", "--help",
-                                          "--version"]
-    assert cli.CORE_OPTIONS == cli.option_names(cli.HEAD)
+    core = cli.option_names(cli.HEAD)
+    assert core[0] == "--stage" and core[-4:] == ["--trace", "--debug", "--help", "--version"]
+    assert "--init" in core
+    assert cli.CORE_OPTIONS == core
     text = "  -v SPEC, --volume=SPEC\n      text -x\n  -q  Quiet.\n  --flag  A flag.\n"
     assert cli.option_names(text) == ["--volume", "-q", "--flag"]
     assert cli.option_names("") == []
