@@ -26,7 +26,7 @@ fixing the pattern (0.5), for a result that only changes when USAGE does
   only when it runs as the program, so no library sharing the process is
   affected.
 
-tests/unit/test_docopt_fast.py checks that parse() and docopt() agree.
+tests/unit/core/test_core_docopt_fast.py checks that parse() and docopt() agree.
 """
 
 import sys

@@ -52,8 +52,12 @@ def enter_workdir(path, uid=0, gid=0, trace=None, mode=0o755):
             try:
                 os.chown(current, uid, gid)
             except OSError as e:
+                # EINVAL: the kernel has no host id for uid or gid, which
+                # the container's maps lack.
+                why = ("that user or group is not mapped in the container; map it "
+                       "with --map-auto" if e.errno == 22 else e.strerror)
                 raise Fail(f"-w {path}: cannot give {current} to {uid}:{gid}: "
-                                   f"{e.strerror}") from None
+                           f"{why}") from None
     trace(f"chdir {path}")
     try:
         os.chdir(path)
