@@ -122,9 +122,12 @@ class Op:
             return (f"cannot mount on {self.dest} in the container: one of the source and "
                     "the destination is a directory and the other is not; use a "
                     "destination of the same kind as the source")
-        # The staging directory means nothing to the user: show container paths.
-        step = self.describe().replace(f'"{NEWROOT}/', '"/').replace(f'"{NEWROOT}"', '"/"')
-        return f"{step} failed: {err.strerror}"
+        # The staging directory means nothing to the user: show container
+        # paths. A step inside this one (a remount of the fallback for
+        # kernels before 5.12) names itself.
+        step = getattr(err, "step", None) or self.describe()
+        step = step.replace(f'"{NEWROOT}/', '"/').replace(f'"{NEWROOT}"', '"/"')
+        return f"{step} failed: {os.strerror(err.errno)}"
 
     def __repr__(self):
         return f"<{self.describe()}>"
@@ -171,6 +174,13 @@ class BindRoot(Op):
 
     def execute(self, ctx):
         kernel.mount(ctx.source(self.sources[0]), NEWROOT, None, MS_BIND | MS_REC)
+        if self.sources[0] == "/":
+            # The recursive copy of the host's tree holds a copy of the
+            # staging tmpfs on /tmp, which hides the copies of the host's
+            # mounts below /tmp. It is unc's own (not locked): detach it.
+            ctx.run.trace(f'  umount2("{NEWROOT}{STAGING}", MNT_DETACH): the copy of '
+                          "the staging tmpfs")
+            kernel.umount2(NEWROOT + STAGING, MNT_DETACH)
         ctx.root = os.open(NEWROOT, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
     def describe(self):
@@ -184,11 +194,18 @@ class ReadOnly(Op):
         self.dest, self.recursive = dest, recursive
 
     def execute(self, ctx):
-        make_readonly(target(ctx, self.dest), self.recursive)
+        make_readonly(target(ctx, self.dest), self.recursive, ctx.run.trace)
 
     def describe(self):
         how = "AT_RECURSIVE" if self.recursive else "0"
         return f'mount_setattr("{NEWROOT}{self.dest}", {how}, MOUNT_ATTR_RDONLY)'
+
+    def explain(self, err):
+        text = super().explain(err)
+        if self.dest == "/" and self.recursive:
+            text += ("; the host's / cannot be made read-only here: pass --rootfs=DIR "
+                     "to use a root filesystem of your own")
+        return text
 
 
 class Mount(Op):
@@ -262,7 +279,7 @@ class Sysfs(Mount):
                 ctx.run.trace("  fresh sysfs refused (EPERM): binding the host's /sys")
         kernel.mount(ctx.source("/sys"), target(ctx, "/sys"), None, MS_BIND | MS_REC)
         # The fd resolved before the bind names the directory underneath.
-        make_readonly(target(ctx, "/sys"), recursive=True)
+        make_readonly(target(ctx, "/sys"), recursive=True, trace=ctx.run.trace)
 
     def describe(self):
         if self.own_netns:

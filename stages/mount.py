@@ -26,7 +26,11 @@ How the new root is built
     2. A tmpfs is mounted on /tmp as a staging area (bubblewrap does the
        same) and the new root is bind-mounted onto /tmp/newroot: the rootfs
        directory, or the whole host tree (MS_BIND|MS_REC) made read-only
-       with mount_setattr(2) and AT_RECURSIVE.
+       with mount_setattr(2) and AT_RECURSIVE. That copy of the host's tree
+       holds a copy of the staging tmpfs, over the host's mounts below
+       /tmp: it is detached first. Before Linux 5.12 (no mount_setattr)
+       each mount is remounted read-only by its path, and one that another
+       mount covers, which no path reaches, is skipped.
     3. /proc, /dev, /sys, /tmp and the user's mounts go on top.
     4. pivot_root(".", ".") inside the new root stacks the old root under
        the new one; umount2(".", MNT_DETACH) then detaches the old root, so

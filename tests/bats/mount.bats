@@ -344,3 +344,24 @@ runpy.run_path(sys.argv[0], run_name="__main__")'
     # The fallback remounted each of them (the trace shows the plan's step).
     assert_output --partial "mount_setattr("
 }
+
+@test "before Linux 5.12 (no mount_setattr), host mounts below /tmp do not stop dist/unc" {
+    # The real binary on a kernel without mount_setattr (a seccomp filter
+    # answers ENOSYS), with mounts below /tmp that this test makes in a
+    # mount namespace of its own: one the container's staging tmpfs on /tmp
+    # would hide, and one that no path reaches (another mount covers it).
+    below=$(mktemp -d /tmp/unc-below.XXXXXX)
+    run unshare -Urm sh -c '
+        mount -t tmpfs -o nosuid,nodev tmpfs "$3" && mkdir -p "$3/a/b" &&
+        mount -t tmpfs tmpfs "$3/a/b" && mount -t tmpfs tmpfs "$3/a" || exit 99
+        "$0" "$1" mount_setattr -- "$2" true || exit
+        exec "$0" "$1" mount_setattr -- "$2" --trace sh -c "
+            [ ! -e \"$3\" ] && touch /tmp/x && echo fresh /tmp"
+    ' "$PYTHON" "$BATS_TEST_DIRNAME/enosys.py" "$UNC" "$below"
+    rmdir "$below"
+    assert_success
+    assert_line "fresh /tmp"
+    # The mount no path reaches cannot be made read-only, nor revealed.
+    assert_output --partial "  /tmp/newroot$below/a/b: no path reaches it (another mount covers it): skipped"
+    refute_output --partial "unc: "
+}
