@@ -224,13 +224,16 @@ teardown() { teardown_scratch; }
 }
 
 @test "unc check names what fails on this host, one line a stage (125)" {
-    # A /proc with parts covered, as inside many other containers.
-    run -125 --separate-stderr unshare -Urm sh -c \
-        'mount -t tmpfs tmpfs /proc/sys && exec "$0" check' "$UNC"
+    # A namespace whose only /proc has parts covered, as inside many other
+    # containers: the kernel refuses a fresh /proc.
+    run -125 --separate-stderr in_proc_namespace covered /mnt/unc check
     assert_line --index 0 "user_pid  ok"
     assert_line --index 2 --regexp '^mount     FAILED: cannot mount a fresh /proc: .*--bind-proc'
     assert_line --index 3 --regexp '^net       FAILED: '
     assert_equal "${#lines[@]}" 4
+    # The same namespace with that /proc fully visible: the mount stage works.
+    run --separate-stderr in_proc_namespace visible /mnt/unc check
+    assert_line --index 2 "mount     ok"
 }
 
 @test "a command named check runs after --" {

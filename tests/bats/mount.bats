@@ -253,15 +253,17 @@ teardown() { teardown_scratch; }
 }
 
 @test "a refused fresh /proc is explained (125); --bind-proc binds the host's instead" {
-    # Cover part of /proc in an outer mount namespace: the kernel then refuses
-    # a fresh procfs (mount_too_revealing), as inside many other containers.
-    run -125 --separate-stderr unshare -Urm sh -c \
-        'mount -t tmpfs tmpfs /proc/sys && exec "$0" --rootfs "$1" true' "$UNC" "$ROOTFS"
+    # A namespace whose only procfs has parts covered: the kernel then
+    # refuses a fresh one (mount_too_revealing), as inside many other containers.
+    run -125 --separate-stderr in_proc_namespace covered /mnt/unc true
     [[ "$stderr" == "unc: cannot mount a fresh /proc: the kernel refuses it because parts of the host's /proc are covered"*"--bind-proc"* ]]
-    run -0 unshare -Urm sh -c \
-        'mount -t tmpfs tmpfs /proc/sys && exec "$0" --bind-proc --rootfs "$1" sh -c "ls /proc | grep -c ^[0-9]"' \
-        "$UNC" "$ROOTFS"
-    [ "$output" -gt 3 ]
+    # The bound procfs is the namespace's, whose PID 1 is unc, not the
+    # container's sh.
+    run -0 in_proc_namespace covered /mnt/unc --bind-proc sh -c 'cat /proc/1/comm'
+    assert_output "unc"
+    # With that procfs fully visible, a fresh one: PID 1 is the container's.
+    run -0 in_proc_namespace visible /mnt/unc sh -c 'cat /proc/1/comm'
+    assert_output "sh"
 }
 
 @test "the IPC namespace is the container's own" {
