@@ -2,8 +2,9 @@
 
 Used by core/cli.py. Nothing is guessed from settings: each line is a real
 container, so a host that passes runs unc. A stage may try itself with
-options of its own (CHECK_OPTIONS) and add a few words on what it chose
-(its checked hook).
+options of its own (CHECK_OPTIONS), then try more containers with other
+options and say what they showed, or fail the stage (its checked hook,
+given attempt(OPTION...), which runs one and returns its status).
 """
 
 from core import cli, run
@@ -16,13 +17,18 @@ def check(closed):
     for name in ORDER:
         stages = cli.select_stages(name)
         stage = stages[-1]
-        argv = [f"--stage={name}", *getattr(stage, "CHECK_OPTIONS", ()), "--", "true"]
+
+        def attempt(*options):
+            argv = [f"--stage={name}", *options, "--", "true"]
+            return run.container(cli.parse(argv), stages, closed)
         try:
-            done, status = run.container(cli.parse(argv), stages, closed)
+            done, status = attempt(*getattr(stage, "CHECK_OPTIONS", ()))
             verdict = "ok" if status == 0 else f"FAILED: true exited {status}"
-            said = done.hook(stage, "checked")
-            if said:
-                verdict += f" ({said})"
+            checked = getattr(stage, "checked", None)
+            if checked and status == 0:
+                said = checked(done, done.states[stage.NAME], lambda *o: attempt(*o)[1])
+                if said:
+                    verdict += f" ({said})"
         except Fail as e:
             verdict = f"FAILED: {e}"
         failed = failed or not verdict.startswith("ok")

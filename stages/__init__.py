@@ -29,8 +29,11 @@ Hooks, each called as hook(run, me):
     container_setup   in the container's PID 1, before the command starts
     cleanup           in unc on the host, after the container has ended or
                       failed; must tolerate a host_setup that got halfway
-    checked           for `unc check`: a few words on what the stage chose,
-                      after a run with its CHECK_OPTIONS (a tuple of options)
+    checked           for `unc check`, after a run with its CHECK_OPTIONS (a
+                      tuple of options), called as checked(run, me, attempt):
+                      a few words on what works, for which the stage may try
+                      more containers (attempt(OPTION...) returns one's
+                      status), or Fail to fail the stage
 
 and one that takes no state:
 

@@ -141,7 +141,7 @@ REPEATABLE = ("-p SPEC",)
 MODES = ("auto", "none", "slirp4netns", "pasta", "bridge", "host")
 DEFAULT_MODE = "none"
 PUBLISH_MODE = "auto"             # the default when -p is given
-CHECK_OPTIONS = ("--net=auto",)   # `unc check` tries the best mode there is
+CHECK_OPTIONS = ("--net=none",)   # `unc check` runs that, then tries each of AUTO_ORDER
 AUTO_ORDER = ("pasta", "slirp4netns")
 # The module of each mode that needs work on the host, imported only when
 # that mode is used, and the programs it runs.
@@ -277,9 +277,31 @@ def cleanup(run, me):
         me.backend.stop(run)
 
 
-def checked(run, me):
-    """What `unc check` says of this stage: the mode auto chose, and why
-    when it is none (no user-mode networking here)."""
-    if me.mode == "none" and me.reasons:
-        return f"--net=auto uses none: {'; '.join(me.reasons)}"
-    return f"--net=auto uses {me.mode}"
+def checked(run, me, attempt):
+    """What `unc check` says of this stage, whose container ran with
+    --net=none: which user-mode modes work, each tried in a container of its
+    own (attempt(OPTION) runs one: its status, or Fail), and why the others
+    do not. None of them working fails the check: -p needs one, and so do
+    the modes a user asks for by name."""
+    works, said = ["--net=none"], []
+    for mode in AUTO_ORDER:
+        option = f"--net={mode}"
+        try:
+            status = attempt(option)
+            why = None if status == 0 else f"{option}: true exited {status}"
+        except Fail as e:
+            why = str(e)
+        if why is None:
+            works.append(mode)
+            continue
+        # The same cause as the mode before (an unusable /dev/net/tun): once.
+        for other, text in said:
+            if why.startswith(option + " needs ") and why[len(option):] == text[len(other):]:
+                why = f"{option} needs it too"
+        said.append((option, why))
+    reasons = "; ".join(why for _, why in said)
+    if len(works) == 1:
+        raise Fail(f"-p, {' and '.join(option for option, _ in said)} cannot work here, "
+                   f"only --net=none: {reasons}")
+    verdict = f"{', '.join(works[:-1])} and {works[-1]} work"
+    return f"{verdict}; {reasons}" if reasons else verdict

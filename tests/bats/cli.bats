@@ -214,11 +214,15 @@ teardown() { teardown_scratch; }
 }
 
 @test "unc check starts a container at each stage and says ok (exit 0)" {
+    { command -v pasta || command -v slirp4netns; } >/dev/null \
+        || skip "neither pasta nor slirp4netns is installed"
+    [ -r /dev/net/tun ] && [ -w /dev/net/tun ] \
+        || skip "/dev/net/tun is not usable by $(id -un) (tests/run as root makes it 0666)"
     run -0 --separate-stderr "$UNC" check
     assert_line --index 0 "user_pid  ok"
     assert_line --index 1 "uts       ok"
     assert_line --index 2 "mount     ok"
-    assert_line --index 3 --regexp '^net       ok \(--net=auto uses (pasta|slirp4netns|none)\)$'
+    assert_line --index 3 --regexp '^net       ok \(--net=none(, pasta)? and (pasta|slirp4netns) work(; .*)?\)$'
     assert_equal "${#lines[@]}" 4
     [ -z "$stderr" ]
 }

@@ -25,3 +25,18 @@ load ../helpers
     [ "${lines[1]}" -le 3 ]
     run -1 "$UNC" --rootfs "$ROOTFS" cat /etc/shadow
 }
+
+@test "a user's unc check fails (125) and names a /dev/net/tun of mode 0600 (no udev)" {
+    [ "$(id -u)" -eq 0 ] || skip "needs root"
+    id unc-test >/dev/null 2>&1 || skip "needs the user unc-test that tests/run creates"
+    # A private mount namespace with its own 0600 tun node: the host's stays as it is.
+    run -0 unshare -m sh -c '
+        mount --make-rprivate / && mount -t tmpfs tmpfs /dev/net &&
+        mknod -m 600 /dev/net/tun c 10 200 && cd / || exit 99
+        runuser -u unc-test -- "$0" check
+        echo "status $?"' "$UNC"
+    assert_line --index 2 "mount     ok"
+    assert_line --index 3 "net       FAILED: -p, --net=pasta and --net=slirp4netns cannot work here, only --net=none: --net=pasta needs /dev/net/tun, which you may not open (it is mode 0600); as root, run chmod 666 /dev/net/tun, as Debian's udev rules do on an ordinary host; --net=slirp4netns needs it too"
+    assert_line --index 4 "status 125"
+    [ "$(stat -c %a /dev/net/tun)" != 600 ]
+}

@@ -278,15 +278,55 @@ def test_cleanup_kills_and_reaps_the_helper_and_closes_the_exit_fd(tmp_path, pre
     net.cleanup(run, me)                        # twice is harmless
 
 
-@pytest.mark.parametrize("mode, reasons, said", [
-    ("pasta", [], "--net=auto uses pasta"),
-    ("slirp4netns", ["pasta is not installed"], "--net=auto uses slirp4netns"),
-    ("none", ["a", "b"], "--net=auto uses none: a; b"),
-])
-def test_checked_says_what_auto_chose(mode, reasons, said, prepared):
-    run, me = prepared("--net=auto")
-    me.mode, me.reasons = mode, reasons
-    assert net.checked(run, me) == said
+# ------------------------------------------------------------- unc check
+
+TUN_0600 = ("needs /dev/net/tun, which you may not open (it is mode 0600); as root, run "
+            "chmod 666 /dev/net/tun, as Debian's udev rules do on an ordinary host")
+
+
+def _attempts(outcomes):
+    """`unc check`'s attempt(OPTION): a status, or a Fail with that text."""
+    tried = []
+
+    def attempt(option):
+        tried.append(option)
+        outcome = outcomes[option]
+        if isinstance(outcome, str):
+            raise Fail(outcome)
+        return outcome
+    return attempt, tried
+
+
+def test_check_runs_none_then_tries_each_user_mode_in_a_container(prepared):
+    assert net.CHECK_OPTIONS == ("--net=none",)
+    attempt, tried = _attempts({"--net=pasta": 0, "--net=slirp4netns": 0})
+    assert net.checked(*prepared(), attempt) == "--net=none, pasta and slirp4netns work"
+    assert tried == ["--net=pasta", "--net=slirp4netns"]
+
+
+def test_check_says_what_cannot_work_when_one_mode_does(prepared):
+    attempt, _ = _attempts({"--net=pasta": "--net=pasta cannot work here: no route",
+                            "--net=slirp4netns": 0})
+    assert net.checked(*prepared(), attempt) == ("--net=none and slirp4netns work; "
+                                                 "--net=pasta cannot work here: no route")
+
+
+def test_check_fails_naming_tun_when_no_user_mode_networking_can_work(prepared):
+    attempt, _ = _attempts({"--net=pasta": "--net=pasta " + TUN_0600,
+                            "--net=slirp4netns": "--net=slirp4netns " + TUN_0600})
+    with pytest.raises(Fail) as e:
+        net.checked(*prepared(), attempt)
+    assert str(e.value) == ("-p, --net=pasta and --net=slirp4netns cannot work here, only "
+                            "--net=none: --net=pasta " + TUN_0600
+                            + "; --net=slirp4netns needs it too")
+
+
+def test_check_fails_when_user_mode_containers_fail(prepared):
+    attempt, _ = _attempts({"--net=pasta": 1, "--net=slirp4netns": "slirp4netns could not "
+                            "set up the container's network: boom"})
+    with pytest.raises(Fail, match=r"only --net=none: --net=pasta: true exited 1; "
+                                   "slirp4netns could not set up the container's network: boom"):
+        net.checked(*prepared(), attempt)
 
 
 def test_host_setup_and_container_setup_without_a_backend_do_nothing_on_the_host(prepared):
