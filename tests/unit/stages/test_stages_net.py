@@ -48,7 +48,7 @@ def test_flags_and_options():
     assert net.DEFAULT_MODE == "none" and net.AUTO_ORDER == ("pasta", "slirp4netns")
     assert net.PUBLISH_MODE == "auto"
     assert net.MODES == ("auto", "none", "slirp4netns", "pasta", "bridge", "host")
-    assert net.CHECK_OPTIONS == ("--net=auto",)
+    assert net.CHECK_OPTIONS == ("--net=none",)
 
 
 def test_every_backend_is_a_module_with_a_backend_class():
