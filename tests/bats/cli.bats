@@ -55,9 +55,13 @@ teardown() { teardown_scratch; }
     [ "$stderr" = "unc: /etc/passwd: cannot execute: Permission denied" ]
 }
 
-@test "a directory as command exits 126" {
+@test "a directory as command exits 126: Is a directory, as a shell says" {
     run -126 --separate-stderr "$UNC" /
-    [[ "$stderr" == "unc: /: cannot execute:"* ]]
+    assert_equal "$stderr" "unc: /: cannot execute: Is a directory"
+    run -126 --separate-stderr "$UNC" /tmp
+    assert_equal "$stderr" "unc: /tmp: cannot execute: Is a directory"
+    run -126 --separate-stderr "$UNC" --rootfs "$ROOTFS" /etc/
+    assert_equal "$stderr" "unc: /etc/: cannot execute: Is a directory"
 }
 
 @test "an unknown stage is a usage error listing the valid stages (125)" {
@@ -105,6 +109,29 @@ teardown() { teardown_scratch; }
     assert_output "/bin/sh"
     run -0 bash -c 'echo "echo \$0" | SHELL=/no/such/shell "$UNC"'
     assert_output "/bin/sh"
+}
+
+@test "a \$SHELL the container lacks or cannot run: /bin/sh, and --trace says why" {
+    # The test rootfs has busybox's sh, no bash.
+    run -0 --separate-stderr bash -c 'echo "echo \$0" | SHELL=/bin/bash "$0" --trace --rootfs "$1"' \
+        "$UNC" "$ROOTFS"
+    assert_output "/bin/sh"
+    [[ "$stderr" == *"+ \$SHELL (/bin/bash) is not in the container: running /bin/sh"* ]]
+    run -0 --separate-stderr bash -c 'echo "echo \$0" | SHELL=/etc/passwd "$0" --trace' "$UNC"
+    assert_output "/bin/sh"
+    [[ "$stderr" == *"+ \$SHELL (/etc/passwd) cannot be executed (Permission denied): running /bin/sh"* ]]
+    # Without --trace, nothing is said.
+    run -0 --separate-stderr bash -c 'echo "echo ok" | SHELL=/bin/bash "$0" --rootfs "$1"' \
+        "$UNC" "$ROOTFS"
+    assert_output "ok"
+    [ -z "$stderr" ]
+}
+
+@test "--help says what Ctrl-C does to a command as PID 1 without handlers, and to use --init" {
+    run -0 "$UNC" --help
+    assert_output --partial "On a terminal, Ctrl-C and Ctrl-\\ go to the command, not to unc: a PID 1"
+    assert_output --partial "without handlers for SIGINT and SIGQUIT (httpd, sleep) does not stop on"
+    assert_output --partial "them; run such a command with --init."
 }
 
 @test "stdin, stdout and stderr are connected" {

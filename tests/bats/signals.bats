@@ -310,6 +310,14 @@ print("state", state)
         -- "$UNC" --init sh -c 'echo ready; read x; echo "got $x"'
 }
 
+@test "terminal: README's server with --init (httpd as PID 2) stops on ^C and on ^\\" {
+    # Without --init httpd is PID 1 with no handlers: the kernel drops both.
+    for key in intr:130 'send=\x1c:131'; do
+        run -"${key##*:}" "$PYTHON" "$DRIVER" running="httpd -f -p 51024 -h /etc" "${key%:*}" \
+            exited -- "$UNC" --init --rootfs "$ROOTFS" httpd -f -p 51024 -h /etc
+    done
+}
+
 @test "terminal: window size changes reach the command" {
     winch='import os, signal, sys
 signal.signal(signal.SIGWINCH, lambda *a: sys.exit(print("size %d %d" % os.get_terminal_size(0))))
