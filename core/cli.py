@@ -31,6 +31,9 @@ this host and says what works (exit 0 if all do, else 125). A command named
 stages or check runs after `--`.
 Signals sent to unc (HUP INT QUIT TERM USR1 USR2 ALRM WINCH CONT) are passed
 to the container; on a terminal, the container gets the foreground.
+On a terminal, Ctrl-C and Ctrl-\\ go to the command, not to unc: a PID 1
+without handlers for SIGINT and SIGQUIT (httpd, sleep) does not stop on
+them; run such a command with --init.
 
 Options:
   --stage=NAME         How far the container goes: {stages}

@@ -15,6 +15,7 @@ unc's own Python needs them, no program that unc starts may see them
 
 import errno
 import os
+import stat
 
 from core.errors import CANNOT_EXECUTE, NOT_FOUND, report
 
@@ -70,20 +71,24 @@ def execute(run, argv, env, report_w, shell_fallback=False):
     else:
         candidates = [os.path.join(d or ".", command)
                       for d in env.get("PATH", DEFAULT_PATH).split(":")]
-    if shell_fallback and command != "/bin/sh":
+    fallback = len(candidates) if shell_fallback and command != "/bin/sh" else None
+    if fallback is not None:
         candidates.append("/bin/sh")
     found = None
-    for path in candidates:
+    for number, path in enumerate(candidates):
+        if number == fallback:
+            run.trace(f"$SHELL ({command}) " + (f"cannot be executed ({found.strerror}): "
+                      if found else "is not in the container: ") + "running /bin/sh")
         try:
-            os.stat(path)
+            st = os.stat(path)
         except OSError:
             continue                                # not there, or not visible
-        if shell_fallback and path == "/bin/sh" and command != "/bin/sh":
-            run.trace(f"$SHELL {command} does not exist in the container: using /bin/sh")
-            args = [path] + argv[1:]
-        else:
-            args = [command] + argv[1:]
+        if "/" in command and stat.S_ISDIR(st.st_mode):
+            # execve says EACCES; a shell says what it is.
+            found = found or IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+            continue
         run.trace(f"execve {path}")
+        args = [path if number == fallback else command] + argv[1:]
         try:
             os.execve(path, args, env)
         except OSError as e:
@@ -93,8 +98,6 @@ def execute(run, argv, env, report_w, shell_fallback=False):
                     os.execve("/bin/sh", ["/bin/sh", path] + argv[1:], env)
                 except OSError:
                     pass
-            if e.errno == errno.EACCES and os.path.isdir(path):
-                e = OSError(errno.EISDIR, os.strerror(errno.EISDIR))
             found = found or e
     if found is None:
         where = ("" if not command or "/" in command

@@ -28,7 +28,6 @@ def test_the_binary_size_is_the_built_one():
     assert round(os.path.getsize(path) / 1e6, 1) == stated
 
 
-def test_the_subuid_range_is_not_said_to_be_used_by_unc():
+def test_the_suites_subuid_range_is_said_to_serve_map_auto():
     text = " ".join(readme().split())
-    assert "(with a `/etc/subuid` range)" not in text
-    assert "which unc does not use yet" in text
+    assert "which the `--map-auto` tests use" in text
