@@ -268,7 +268,9 @@ def _pid1(run, report_w, go_r):
         for stage in run.stages:
             run.hook(stage, "container_setup")
         env = process.start(run, run.process)
-        argv = run.argv or [env.get("SHELL") or "/bin/sh"]
+        # The default command: the SHELL the command gets, else the caller's,
+        # which execute() replaces with /bin/sh, saying why under --trace.
+        argv = run.argv or [env.get("SHELL") or run.process.caller.get("SHELL") or "/bin/sh"]
 
         def start_command():
             if run.tty:
