@@ -272,6 +272,88 @@ def floor(tools, out_dir, runs, warmup):
     return result
 
 
+# ------------------------------------------------------------ --map-auto
+
+def subordinate_range():
+    """The measuring user's first range in /etc/subuid and /etc/subgid, or None."""
+    import pwd
+    name = pwd.getpwuid(os.getuid()).pw_name
+    found = []
+    for path in ("/etc/subuid", "/etc/subgid"):
+        try:
+            with open(path) as f:
+                lines = [line.strip().split(":") for line in f]
+        except OSError:
+            return None
+        match = [l for l in lines if len(l) == 3 and l[0] in (name, str(os.getuid()))]
+        if not match:
+            return None
+        found.append((int(match[0][1]), int(match[0][2])))
+    return found
+
+
+def helper_pair(ranges, runs):
+    """What newuidmap and newgidmap cost: both run for a process waiting in a
+    new user namespace, as unc runs them, timed from the parent; ms each run."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    helpers = [shutil.which(h) or f"/usr/bin/{h}" for h in ("newuidmap", "newgidmap")]
+    times = []
+    for _ in range(runs):
+        r, w = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.close(w)
+            libc.unshare(0x10000000)                       # CLONE_NEWUSER
+            os.read(r, 1)
+            os._exit(0)
+        os.close(r)
+        time.sleep(0.002)                                   # let it unshare
+        start = time.perf_counter()
+        for helper, own, (first, count) in zip(helpers, (os.getuid(), os.getgid()), ranges):
+            pid = os.posix_spawn(helper, [helper, str(child), "0", str(own), "1",
+                                          "1", str(first), str(count)], os.environ)
+            os.waitpid(pid, 0)
+        times.append((time.perf_counter() - start) * 1000)
+        os.close(w)
+        os.waitpid(child, 0)
+    return times
+
+
+def map_auto(work, out_dir, runs, warmup):
+    """--map-auto against the plain start of the same stage, and what the two
+    helper executions alone take."""
+    ranges = subordinate_range()
+    if ranges is None:
+        return {"error": "the measuring user has no range in /etc/subuid and /etc/subgid"}
+    unc = os.path.join(work, "unc")
+    commands = {"unc --stage=user_pid": [unc, "--stage=user_pid", "/bin/true"],
+                "unc --stage=user_pid --map-auto": [unc, "--stage=user_pid", "--map-auto",
+                                                    "/bin/true"],
+                "unc --stage=mount --map-auto": [unc, "--stage=mount", "--map-auto", "--rootfs",
+                                                 os.path.join(work, "rootfs"), "/bin/true"]}
+    path = os.path.join(out_dir, "hf-map-auto.json")
+    argv = [HYPERFINE, "-N", "--style", "none", "--warmup", str(warmup), "--runs", str(runs),
+            "--export-json", path, *map(shlex.join, commands.values())]
+    log(f"--map-auto ({len(commands)} commands x {runs} runs)")
+    res = subprocess.run(argv, capture_output=True, text=True)
+    if res.returncode != 0:
+        return {"error": (res.stderr.strip().splitlines() or ["?"])[-1]}
+    with open(path) as f:
+        found = json.load(f)["results"]
+    result = {}
+    for name, entry in zip(commands, found):
+        ms = [v * 1000 for v in entry["times"]]
+        result[name] = {"command": entry["command"], "median": statistics.median(ms),
+                        "min": min(ms), "max": max(ms)}
+    pair = helper_pair(ranges, runs)
+    result["newuidmap + newgidmap"] = {"command": "both helpers for a waiting process",
+                                       "median": statistics.median(pair),
+                                       "min": min(pair), "max": max(pair)}
+    result["podman"] = shutil.which("podman") and "installed, not measured" or "not installed"
+    return result
+
+
 # ------------------------------------------------------------ throughput
 
 def _spawn(argv):
@@ -464,6 +546,7 @@ def main():
         "notes": notes,
         "latency": latency(tools, os.path.dirname(out), runs, rounds, warmup),
         "floor": floor(tools, os.path.dirname(out), runs, warmup),
+        "map_auto": map_auto(work, os.path.dirname(out), runs, warmup),
         "throughput": throughput(tools, main_stage, row, together, repeats),
         "memory": memory(tools, main_stage, repeats),
         "size": {t.name: os.path.getsize(os.path.realpath(t.binary))

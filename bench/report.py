@@ -84,6 +84,26 @@ def baseline_rows(lat):
     return out + [""]
 
 
+def map_auto_rows(m):
+    """--map-auto (issue 12): its start against the plain one, and the two
+    helper executions it adds."""
+    if not m:
+        return []
+    out = ["## --map-auto (subordinate ids through newuidmap and newgidmap)", ""]
+    if "error" in m:
+        return out + [f"Not measured: {m['error']}.", ""]
+    plain = m["unc --stage=user_pid"]["median"]
+    out += ["| command | median ms | min | max | x plain user_pid |", "|---|---:|---:|---:|---:|"]
+    for name, e in m.items():
+        if isinstance(e, dict):
+            out.append(f"| {name} | {e['median']:.1f} | {e['min']:.1f} | {e['max']:.1f} | "
+                       f"{ratio(e['median'], plain)} |")
+    added = m["unc --stage=user_pid --map-auto"]["median"] - plain
+    out += ["", f"--map-auto adds {added:.1f} ms to a start; the two helpers alone take "
+            f"{m['newuidmap + newgidmap']['median']:.1f} ms. Podman: {m.get('podman')}.", ""]
+    return out
+
+
 def markdown(r):
     meta, lat = r["meta"], r["latency"]
     out = ["# unc benchmark results", ""]
@@ -111,6 +131,7 @@ def markdown(r):
         out.append(f"| {text} | {value:.2f}{unit} | {'yes' if ok else '**no**'} |")
     out.append("")
     out += baseline_rows(lat)
+    out += map_auto_rows(r.get("map_auto"))
 
     out += ["## Start latency", "",
             f"Wall time to start `/bin/true` in a container, in ms: median, min and max of "
