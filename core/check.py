@@ -8,7 +8,7 @@ given attempt(OPTION...), which runs one and returns its status).
 """
 
 from core import cli, run
-from core.errors import FAILED, Fail, one_line
+from core import FAILED, Fail, one_line
 
 
 def check(closed):

@@ -10,7 +10,7 @@ build time).
 import os
 import sys
 
-from core.errors import FAILED, Fail, die
+from core import FAILED, Fail, die
 
 VERSION = "0.1.0"
 

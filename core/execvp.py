@@ -1,9 +1,19 @@
-"""Finding and executing programs: COMMAND, as execvp(3) and a shell
-would, and the helpers unc runs on the host.
+"""The command: what it gets (its environment, working directory and
+user), and finding and executing it as execvp(3) and a shell would.
 
-Used by core/run.py for the container's command (inside, after every
-stage's setup) and by the network helpers to find their programs on the
-host (which()) and to give them a clean environment.
+Used by core/run.py: prepare() in unc before anything exists, so that a
+bad -u, -e, --env-file or -w value fails there (125, nothing started);
+start() in the container's PID 1 after every stage's setup, right before
+execute(). The network helpers use which() and clean_environ() for the
+programs they start on the host.
+
+The order inside, and why: the environment first (HOME and SHELL checked
+against the container's own files); then -w, created and entered while
+unc is still root inside, so that a directory it creates can be given to
+the user; then -u: setgroups, setgid, setuid, last of all, as each needs
+capabilities that a non-root uid loses (capabilities(7), "Effect of user
+ID changes on capabilities"). The work of the options is identity/'s
+(environ.py, workdir.py, passwd.py), imported only when they are given.
 
 The environment: dist/unc starts PyInstaller's one-dir bootloader from its
 cache (launcher/launcher.c). The launcher, on the bootloader's behalf,
@@ -16,8 +26,9 @@ unc's own Python needs them, no program that unc starts may see them
 import errno
 import os
 import stat
+import sys
 
-from core.errors import CANNOT_EXECUTE, NOT_FOUND, report
+from core import CANNOT_EXECUTE, NOT_FOUND, report
 
 # The directories a root shell searches; the command runs as root inside.
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -44,6 +55,75 @@ def clean_environ(environ, frozen):
     for name in list(env):
         if name.startswith(("_PYI_", "_MEI")):
             del env[name]
+    return env
+
+
+class Settings:
+    """The options of the command, checked on the host."""
+
+    def __init__(self, opts):
+        self.user = opts.get("--user")                  # USER[:GROUP] or None
+        self.clearenv = bool(opts.get("--clearenv"))
+        self.workdir = opts.get("--workdir")
+        self.changes = []                               # (NAME, VALUE or None)
+        self.caller = clean_environ(os.environ, getattr(sys, "frozen", False))
+
+
+def prepare(opts):
+    """The command's settings from the options; Fail on a bad value."""
+    settings = Settings(opts)
+    if settings.user is not None:
+        from identity import passwd
+        passwd.split_spec(settings.user)
+    if settings.workdir is not None:
+        from identity import workdir
+        settings.workdir = workdir.parse_workdir(settings.workdir)
+    if opts.get("--env-file") or opts.get("--env"):
+        from identity import environ
+        settings.changes = environ.parse_settings(settings.caller, opts.get("--env-file") or [],
+                                                  opts.get("--env") or [])
+    return settings
+
+
+def start(run, settings):
+    """In PID 1, after every stage's setup: the command's environment, and
+    its working directory and user. Returns the environment."""
+    user = None
+    if settings.user is not None:
+        from identity import passwd
+        user = passwd.resolve(settings.user)
+    if settings.changes or settings.clearenv or user is not None:
+        from identity import environ
+        env = environ.build(settings.caller, settings.changes, clearenv=settings.clearenv,
+                            user=user, user_given=user is not None,
+                            hostname=os.uname().nodename, trace=run.trace)
+    else:
+        env = plain_environment(settings.caller, run.trace)
+    if settings.workdir is not None:
+        from identity import workdir
+        workdir.enter_workdir(settings.workdir, *((user.uid, user.gid) if user else (0, 0)),
+                              trace=run.trace)
+    if user is not None:
+        passwd.switch_user(user, trace=run.trace)
+    return env
+
+
+def plain_environment(caller, trace):
+    """The environment without -e, --env-file, --clearenv and -u (what
+    identity/environ.py's build() gives then, without importing it): the
+    caller's, with root's PATH, and no HOME or SHELL that the container
+    lacks (HOME is then root's)."""
+    env = dict(caller)
+    env["PATH"] = root_path(env.get("PATH"))
+    home = env.get("HOME")
+    if not (home and os.path.exists(home)):
+        env["HOME"] = "/root"
+        if home:
+            trace(f"HOME={home} does not exist in the container: HOME=/root (root's home)")
+    shell = env.get("SHELL")
+    if shell and not os.path.exists(shell):
+        del env["SHELL"]
+        trace(f"SHELL={shell} does not exist in the container: SHELL unset")
     return env
 
 

@@ -24,8 +24,8 @@ import sys
 # The signal module's functions and constants as plain ints (kernel.py).
 import _signal as signal
 
-from core import execvp, process, signals
-from core.errors import FAILED, Fail, one_line, report
+from core import execvp, signals
+from core import FAILED, Fail, one_line, report
 
 
 class Run:
@@ -64,7 +64,7 @@ class Run:
         self.plan = None
         self.stages = stages
         self.states = {s.NAME: s.State() if hasattr(s, "State") else None for s in stages}
-        self.process = None      # the command's settings (core/process.py)
+        self.process = None      # the command's settings (core/execvp.py)
         self.closed = closed
         self.tty = False
         self.modes = None
@@ -89,7 +89,7 @@ def container(opts, stages, closed=()):
     """Compose `stages` into one container and run it; return the Run and
     unc's exit status."""
     run = Run(opts, stages, closed)
-    run.process = process.prepare(opts)
+    run.process = execvp.prepare(opts)
     for stage in stages:
         run.flags |= getattr(stage, "CLONE_FLAGS", 0)
     for stage in stages:
@@ -267,7 +267,7 @@ def _pid1(run, report_w, go_r):
         _die_with_unc(go_r)
         for stage in run.stages:
             run.hook(stage, "container_setup")
-        env = process.start(run, run.process)
+        env = execvp.start(run, run.process)
         # The default command: the SHELL the command gets, else the caller's,
         # which execute() replaces with /bin/sh, saying why under --trace.
         argv = run.argv or [env.get("SHELL") or run.process.caller.get("SHELL") or "/bin/sh"]

@@ -2,7 +2,7 @@
 
 Machinery beneath stage user_pid and the core's start of the command. Each
 module is stdlib only, imports nothing costly at module level, and raises
-core.errors.Fail, whose text is one line for the user (the core prints it
+core.Fail, whose text is one line for the user (the core prints it
 after "unc: " and exits 125):
 
     subids    /etc/subuid and /etc/subgid, and the uid/gid map a run asks

@@ -23,7 +23,7 @@ Rules, Podman's where it has one:
 
 import os
 
-from core.errors import Fail
+from core import Fail
 from core.execvp import DEFAULT_PATH, root_path
 WHITESPACE = " \t\n\r\v\f"
 MAX_ENV_FILE = 1 << 24

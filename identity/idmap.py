@@ -20,7 +20,7 @@ A failure becomes one Fail line that says what to do.
 
 import os
 
-from core.errors import Fail
+from core import Fail
 
 HELPERS = {"uid": "newuidmap", "gid": "newgidmap"}
 HELPER_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")

@@ -12,7 +12,7 @@ lists the user as a member (what initgroups(3) would give).
 
 import os
 
-from core.errors import Fail
+from core import Fail
 
 MAX_DB_SIZE = 1 << 24        # a passwd file larger than 16 MiB is a mistake
 ID_LIMIT = 2**32 - 1         # (u32)-1 is the kernel's "no id"

@@ -18,7 +18,7 @@ caller's own id is the real uid (gid) unc runs with.
 
 import os
 
-from core.errors import Fail
+from core import Fail
 
 UID, GID = "uid", "gid"
 SUBID_FILES = {UID: "/etc/subuid", GID: "/etc/subgid"}

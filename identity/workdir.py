@@ -11,7 +11,7 @@ process is already in.
 
 import os
 
-from core.errors import Fail
+from core import Fail
 
 
 def parse_workdir(value, option="-w"):

@@ -7,7 +7,7 @@ exists.
 
 import os
 
-from core.errors import Fail
+from core import Fail
 
 
 def parse_volume(spec):

@@ -14,7 +14,7 @@ import errno
 import os
 
 import kernel
-from core.errors import Fail
+from core import Fail
 from kernel import (CLONE_NEWNET, MNT_DETACH, MS_BIND, MS_MOVE, MS_NAMES, MS_NODEV,
                     MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
                     flag_names)

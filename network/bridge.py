@@ -19,7 +19,7 @@ import os
 # The signal module's functions and constants as plain ints (kernel.py).
 import _signal as signal
 
-from core.errors import Fail
+from core import Fail
 from network.helpers import fork_tied, log_text, spawn, stop
 from network.ports import bind_host_port
 

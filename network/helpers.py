@@ -32,7 +32,7 @@ import sys
 import _signal as signal
 
 import kernel
-from core.errors import Fail
+from core import Fail
 from core.execvp import clean_environ
 from core.signals import default_signals
 from network.host import TUN, tun_problem

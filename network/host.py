@@ -8,7 +8,7 @@ cannot work, and by the backends to explain a helper's failure.
 import errno
 import os
 
-from core.errors import Fail
+from core import Fail
 from core.execvp import which
 
 TUN = "/dev/net/tun"

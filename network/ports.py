@@ -11,7 +11,7 @@ import errno
 # at import, 1.5 ms of a start. The paths that need more import socket then.
 import _socket
 
-from core.errors import Fail
+from core import Fail
 
 
 class Publish:

@@ -8,7 +8,7 @@ on its API socket, one JSON request a connection.
 
 import os
 
-from core.errors import Fail
+from core import Fail
 from network import dns
 from network.helpers import READY_TIMEOUT, private_dir, spawn, stop, wait_ready
 

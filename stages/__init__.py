@@ -23,7 +23,7 @@ What a stage module may define (all optional but NAME and SUMMARY):
 Hooks, each called as hook(run, me):
 
     prepare           in unc, before anything exists: check the options
-                      (raise core.errors.Fail for bad input) and plan the work
+                      (raise core.Fail for bad input) and plan the work
     host_setup        in unc on the host, once the namespaces exist and
                       run.pid is the container's PID 1 (as the host sees it)
     container_setup   in the container's PID 1, before the command starts

@@ -89,7 +89,7 @@ Try it
 
 import os
 
-from core.errors import Fail
+from core import Fail
 from kernel import CLONE_NEWIPC, CLONE_NEWNS, MS_NODEV, MS_NOEXEC, MS_NOSUID
 from mounts.plan import (Bind, BindRoot, Chdir, Console, MakePrivate, Mount, PivotRoot, Plan,
                          Proc, ReadOnly, Staging, Symlink, Sysfs)

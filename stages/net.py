@@ -120,7 +120,7 @@ import struct
 # start.
 import _socket
 
-from core.errors import Fail
+from core import Fail
 from core.execvp import which
 from kernel import CLONE_NEWNET
 

@@ -67,7 +67,7 @@ Try it
 import errno
 import os
 
-from core.errors import Fail
+from core import Fail
 from kernel import CLONE_NEWPID, CLONE_NEWUSER
 
 NAME = "user_pid"

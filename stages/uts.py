@@ -21,7 +21,7 @@ Try it
     unc --stage=uts --hostname=box --trace hostname
 """
 
-from core.errors import Fail
+from core import Fail
 from kernel import CLONE_NEWUTS, sethostname
 
 NAME = "uts"

@@ -90,7 +90,7 @@ def test_an_option_of_an_unselected_stage_imports_them_to_name_its_stage(built):
     code = (
         "import unc\n"
         "from core import cli\n"
-        "from core.errors import Fail\n"
+        "from core import Fail\n"
         "try:\n"
         "    cli.check_stage_options(cli.parse(['--stage=user_pid', '--hostname=x', 'true']),\n"
         "                            cli.select_stages('user_pid'))\n"

@@ -9,7 +9,7 @@ from docopt import DocoptExit
 
 import unc
 from core import cli, docopt_fast
-from core.errors import Fail
+from core import Fail
 from stages import ORDER
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from core import cli, docopt_fast
-from core.errors import Fail
+from core import Fail
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 USAGE = cli.usage()
@@ -167,7 +167,7 @@ START = (
     "docopt_fast.install()\n"
     "import unc\n"
     "from core import cli\n"
-    "from core.errors import Fail\n"
+    "from core import Fail\n"
     "out = []\n"
     "for argv in {cases!r}:\n"
     "    try:\n"

@@ -1,11 +1,11 @@
-"""core/errors.py: Fail and the one-line error contract."""
+"""core/__init__.py: Fail and the one-line error contract."""
 
 import os
 
 import pytest
 
-from core import errors
-from core.errors import Fail
+import core as errors
+from core import Fail
 
 
 def test_fail_carries_a_status_125_unless_said():

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from core.errors import Fail
+from core import Fail
 from hypothesis import given, strategies as st
 
 from identity import environ, workdir

@@ -18,7 +18,7 @@ import tempfile
 
 import pytest
 
-from core.errors import Fail
+from core import Fail
 
 from identity import idmap, subids
 from identity.subids import Extent, IdMap

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from core.errors import Fail
+from core import Fail
 
 from identity import passwd
 from identity.passwd import User, resolve

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.errors import Fail
+from core import Fail
 from hypothesis import given, settings, strategies as st
 
 from identity import subids

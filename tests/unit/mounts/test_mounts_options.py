@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.errors import Fail
+from core import Fail
 from mounts.options import check_dest, depth, parse_volume
 
 

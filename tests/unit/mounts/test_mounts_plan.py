@@ -4,7 +4,7 @@ stop a start."""
 
 import pytest
 
-from core.errors import Fail
+from core import Fail
 from mounts import plan as plan_module
 from mounts.plan import (NEWROOT, STAGING, Bind, Console, Context, Mount, Op, PivotRoot, Plan,
                          ReadOnly, Symlink, mount_text)

@@ -8,7 +8,7 @@ import tempfile
 import pytest
 
 from core import cli
-from core.errors import Fail
+from core import Fail
 from core.run import Run
 from network import helpers
 

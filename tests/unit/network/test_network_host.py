@@ -5,7 +5,7 @@ from unittest import mock
 
 import pytest
 
-from core.errors import Fail
+from core import Fail
 from network import host
 
 

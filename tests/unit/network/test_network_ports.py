@@ -7,7 +7,7 @@ import socket
 import pytest
 from hypothesis import given, strategies as st
 
-from core.errors import Fail
+from core import Fail
 from network import ports
 
 

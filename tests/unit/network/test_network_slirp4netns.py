@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from core.errors import Fail
+from core import Fail
 from core.run import Run
 from network import ports, slirp4netns
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from core.errors import Fail
+from core import Fail
 from kernel import CLONE_NEWIPC, CLONE_NEWNS
 from mounts.plan import Bind, Console, Proc, Symlink
 from stages import mount

@@ -12,7 +12,7 @@ import pytest
 
 import kernel
 from core import cli
-from core.errors import Fail
+from core import Fail
 from mounts.plan import STAGING
 from network import dns, host, slirp4netns
 from stages import net

@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from core.errors import Fail
+from core import Fail
 from stages import uts
 
 
