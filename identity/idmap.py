@@ -18,6 +18,7 @@ PID 1 waits for the go-ahead: the maps planned by identity/subids.py go into
 A failure becomes one Fail line that says what to do.
 """
 
+import errno
 import os
 
 from core import Fail
@@ -141,7 +142,7 @@ def _write(path, idmap, trace, privileged):
                 why = (f"host {idmap.kind}s {outside} are not mapped in unc's own user "
                        f"namespace (/proc/self/{idmap.kind}_map): root inside a "
                        "container can only pass on ids that container has")
-            elif e.errno == 22:
+            elif e.errno == errno.EINVAL:
                 why = ("the kernel refused the map as invalid (overlapping ranges, "
                        "or more lines than it takes)")
         raise Fail(f"cannot write {path}: {e.strerror}; {why}")

@@ -10,6 +10,7 @@ primary group and, when no GROUP is given, every group of /etc/group that
 lists the user as a member (what initgroups(3) would give).
 """
 
+import errno
 import os
 
 from core import Fail
@@ -224,10 +225,10 @@ def switch_user(user, setgroups=None, trace=None, unmapped=None):
         try:
             os.setgroups(list(user.groups))
         except OSError as e:
-            if e.errno == 22:                               # EINVAL: unmapped gid
+            if e.errno == errno.EINVAL:                               # unmapped gid
                 bad = next((g for g in user.groups if not _gid_ok(g)), user.groups[0])
                 raise Fail(_unmapped("gid", bad, unmapped, user)) from None
-            if e.errno != 1 or setgroups:                   # EPERM: denied
+            if e.errno != errno.EPERM or setgroups:                   # denied
                 raise Fail(f"setgroups({list(user.groups)}) failed: "
                                 f"{e.strerror}") from None
             trace("setgroups is denied here: the supplementary groups stay as inherited")
@@ -239,7 +240,7 @@ def switch_user(user, setgroups=None, trace=None, unmapped=None):
         try:
             call(value)
         except OSError as e:
-            if e.errno == 22:                               # EINVAL: not mapped
+            if e.errno == errno.EINVAL:                               # not mapped
                 raise Fail(_unmapped(kind, value, unmapped, user)) from None
             raise Fail(f"set{kind}({value}) failed: {e.strerror}") from None
     if signal_number.value:

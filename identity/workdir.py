@@ -9,6 +9,7 @@ access is checked when a path is looked up, not for the directory a
 process is already in.
 """
 
+import errno
 import os
 
 from core import Fail
@@ -43,7 +44,7 @@ def enter_workdir(path, uid=0, gid=0, trace=None, mode=0o755):
             continue
         except OSError as e:
             hint = ("; without --rootfs the host's / is read-only: pick a directory that "
-                    "exists, or one under a -v volume" if e.errno == 30 else "")
+                    "exists, or one under a -v volume" if e.errno == errno.EROFS else "")
             raise Fail(f"-w {path}: cannot create {current} in the container: "
                                f"{e.strerror}{hint}") from None
         created.append(current)
@@ -55,7 +56,7 @@ def enter_workdir(path, uid=0, gid=0, trace=None, mode=0o755):
                 # EINVAL: the kernel has no host id for uid or gid, which
                 # the container's maps lack.
                 why = ("that user or group is not mapped in the container; map it "
-                       "with --map-auto" if e.errno == 22 else e.strerror)
+                       "with --map-auto" if e.errno == errno.EINVAL else e.strerror)
                 raise Fail(f"-w {path}: cannot give {current} to {uid}:{gid}: "
                            f"{why}") from None
     trace(f"chdir {path}")
