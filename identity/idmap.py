@@ -95,18 +95,27 @@ def write_maps(pid, uid_map, gid_map, *, env=None, trace=None, privileged=None,
     if helpers is None:
         helpers = require_helpers(uid_map, gid_map, env, privileged, dirs)
     proc = f"/proc/{pid}"
-    for idmap in (uid_map, gid_map):
-        if privileged:
-            _write(f"{proc}/{idmap.kind}_map", idmap, trace, privileged)
-        elif idmap.own_only:
-            if idmap.kind == "gid":
-                # The kernel refuses an unprivileged gid_map until setgroups
-                # is denied: else dropping a group by setgroups(2) could gain
-                # access that the group was denying (CVE-2014-8989).
-                _write_text(f"{proc}/setgroups", "deny", trace)
-            _write(f"{proc}/{idmap.kind}_map", idmap, trace, privileged)
-        else:
-            run_helper(helpers[idmap.kind], pid, idmap, env, trace)
+    running = []
+    try:
+        for idmap in (uid_map, gid_map):
+            if privileged:
+                _write(f"{proc}/{idmap.kind}_map", idmap, trace, privileged)
+            elif idmap.own_only:
+                if idmap.kind == "gid":
+                    # The kernel refuses an unprivileged gid_map until setgroups
+                    # is denied: else dropping a group by setgroups(2) could gain
+                    # access that the group was denying (CVE-2014-8989).
+                    _write_text(f"{proc}/setgroups", "deny", trace)
+                _write(f"{proc}/{idmap.kind}_map", idmap, trace, privileged)
+            else:
+                # The two maps are independent files: both helpers run at
+                # once, and the start waits for the slower one only.
+                running.append(start_helper(helpers[idmap.kind], pid, idmap, env, trace))
+    finally:
+        problems = [finish_helper(*started) for started in running]
+    for problem in problems:
+        if problem:
+            raise Fail(problem)
     try:
         with open(f"{proc}/setgroups") as f:
             return f.read().strip()
@@ -186,41 +195,58 @@ def why_write_failed():
 
 
 def run_helper(path, pid, idmap, env, trace):
-    """Run `newuidmap PID INNER OUTER COUNT...` (or newgidmap) and wait for it.
+    """Run `newuidmap PID INNER OUTER COUNT...` (or newgidmap) and wait for
+    it; Fail with its error, on one line."""
+    problem = finish_helper(*start_helper(path, pid, idmap, env, trace))
+    if problem:
+        raise Fail(problem)
+
+
+def start_helper(path, pid, idmap, env, trace):
+    """Start the helper for `idmap`; returns what finish_helper() takes.
 
     Its stdout and stdin are /dev/null, its stderr a memory file read back
-    only to explain a failure, in one line."""
+    only to explain a failure. posix_spawn(3) (a vfork) costs a parent as
+    large as Python less than fork(2)."""
     name = os.path.basename(path)
     argv = [path, str(pid)] + idmap.args()
     trace(" ".join([name] + argv[1:]))
     log = os.memfd_create(f"unc-{name}", os.MFD_CLOEXEC)
+    null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    # Nothing else of unc's leaks into the helper: an inherited fd (a bats
+    # test's fd 3, which would keep its caller waiting) is closed for it;
+    # unc's own fds are close-on-exec already.
+    inherited = [int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) > 2]
+    actions = ([(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
+                (os.POSIX_SPAWN_DUP2, log, 2)]
+               + [(os.POSIX_SPAWN_CLOSE, fd) for fd in inherited if fd not in (null, log)])
     try:
-        child = os.fork()
-        if child == 0:
-            try:
-                null = os.open("/dev/null", os.O_RDWR)
-                os.dup2(null, 0)
-                os.dup2(null, 1)
-                os.dup2(log, 2)
-                # Nothing else of unc's leaks into the helper: a setuid
-                # program with a pipe of the container's, or a bats test's
-                # fd 3 that would keep its caller waiting.
-                os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-                os.execve(path, argv, env)
-            except OSError as e:
-                os.write(2, f"{name}: cannot execute {path}: {e.strerror}\n".encode())
-            except BaseException:
-                pass
-            os._exit(127)
+        child = os.posix_spawn(path, argv, env, file_actions=actions)
+    except OSError as e:
+        os.close(log)
+        os.close(null)
+        problem = explain_helper_failure(path, 127, f"{name}: cannot execute {path}: "
+                                         f"{e.strerror}\n", idmap)
+        return name, None, None, problem, path, idmap
+    os.close(null)
+    return name, child, log, None, path, idmap
+
+
+def finish_helper(name, child, log, problem, path, idmap):
+    """Wait for a started helper; its failure as one line, or None."""
+    if child is None:
+        return problem
+    try:
         status = _wait(child, HELPER_TIMEOUT)
         text = os.pread(log, 65536, 0).decode(errors="replace")
     finally:
         os.close(log)
     if status is None:
-        raise Fail(f"{name} did not finish within {HELPER_TIMEOUT} s (is the host's "
-                         "user database, NSS/LDAP, answering?)")
+        return (f"{name} did not finish within {HELPER_TIMEOUT} s (is the host's "
+                "user database, NSS/LDAP, answering?)")
     if status != 0:
-        raise Fail(explain_helper_failure(path, status, text, idmap))
+        return explain_helper_failure(path, status, text, idmap)
+    return None
 
 
 def _wait(pid, timeout):
