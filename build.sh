@@ -13,7 +13,8 @@ cd "$(dirname "$(readlink -f "$0")")"
 PYTHON=${PYTHON:-/usr/bin/python3}
 BUILD_DEBS=(python3 python3-venv binutils gcc libc6-dev zlib1g-dev)
 TEST_DEBS=(bats bats-support bats-assert busybox-static uidmap procps psmisc
-           util-linux iproute2 python3 slirp4netns passt curl strace)
+           util-linux iproute2 python3 slirp4netns passt curl strace
+           debootstrap debian-archive-keyring fakeroot)
 BENCH_DEBS=(hyperfine bubblewrap crun runc uidmap busybox-static util-linux
             python3-venv)
 
