@@ -16,6 +16,7 @@
 # --read-only.
 
 load helpers
+load identity_helpers
 
 setup() {
     require_unprivileged

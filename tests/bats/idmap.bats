@@ -13,6 +13,7 @@
 # setuid bit) are in root/idmap_root.bats.
 
 load helpers
+load identity_helpers
 
 setup() {
     require_unprivileged

@@ -10,6 +10,7 @@
 # 0 exist inside only with --map-auto (the test user's subordinate ids).
 
 load helpers
+load identity_helpers
 
 setup() { setup_scratch; }
 

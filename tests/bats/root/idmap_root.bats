@@ -12,6 +12,7 @@
 # would test the fake. tests/unit/test_identity_idmap.py checks its message.
 
 load ../helpers
+load ../identity_helpers
 
 TEST_USER=unc-test
 
