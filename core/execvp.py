@@ -73,12 +73,14 @@ def prepare(opts):
     """The command's settings from the options; Fail on a bad value."""
     settings = Settings(opts)
     if settings.user is not None:
-        from identity import passwd
+        from identity import passwd          # start() needs it, after the root changed
         passwd.split_spec(settings.user)
     if settings.workdir is not None:
         from identity import workdir
         settings.workdir = workdir.parse_workdir(settings.workdir)
-    if opts.get("--env-file") or opts.get("--env"):
+    if opts.get("--env-file") or opts.get("--env") or settings.clearenv or settings.user:
+        # Imported here, on the host: once the container's root has changed,
+        # the frozen binary cannot import anything new (start() needs it).
         from identity import environ
         settings.changes = environ.parse_settings(settings.caller, opts.get("--env-file") or [],
                                                   opts.get("--env") or [])
