@@ -94,7 +94,7 @@ class State:
 
     def __init__(self):
         self.uid_map = self.gid_map = None
-        self.ranges = None       # (uid IdMap, gid IdMap, helpers) with ranges
+        self.ranges = None       # with ranges: the maps, helpers and their environment
 
 
 def id_map(inside, outside, count=1):
@@ -118,6 +118,7 @@ def plan_ranges(opts):
     against /etc/subuid and /etc/subgid, and the helpers that will write
     them (found now, so that a missing one fails before anything exists)."""
     import pwd
+    import sys
 
     from core.execvp import clean_environ
     from identity import idmap, subids
@@ -131,25 +132,22 @@ def plan_ranges(opts):
                         specs=opts.get(ranges) or (), inner_self=opts.get(inner))
             for kind, own, ranges, inner in (("uid", os.getuid(), "--map-users", "--map-user"),
                                              ("gid", os.getgid(), "--map-groups", "--map-group"))]
-    helpers = idmap.require_helpers(*maps, env=clean_environ(os.environ, False))
-    return maps[0], maps[1], helpers
+    env = clean_environ(os.environ, getattr(sys, "frozen", False))
+    return {"uid_map": maps[0], "gid_map": maps[1], "env": env,
+            "helpers": idmap.require_helpers(*maps, env=env)}
 
 
 def host_setup(run, me):
     proc = f"/proc/{run.pid}"
     if me.ranges:
-        import sys
-
-        from core.execvp import clean_environ
         from identity import idmap
-        uid_map, gid_map, helpers = me.ranges
-        idmap.write_maps(run.pid, uid_map, gid_map, helpers=helpers, trace=run.trace,
-                         env=clean_environ(os.environ, getattr(sys, "frozen", False)))
+        idmap.write_maps(run.pid, trace=run.trace, **me.ranges)
         return
     _write(run, f"{proc}/uid_map", me.uid_map)
     # The kernel refuses gid_map until setgroups is denied (Linux 3.19+).
     _write(run, f"{proc}/setgroups", "deny")
     _write(run, f"{proc}/gid_map", me.gid_map)
+
 
 def checked(run, me, attempt):
     """What `unc check` says of this stage: whether subordinate ranges work
