@@ -50,15 +50,9 @@ User-mode networking
     changes. The price: every packet crosses user space, and the container
     reaches the world with the host's address. This is how rootless Podman
     and RootlessKit do it.
-      - slirp4netns (Debian package slirp4netns) runs libslirp, the TCP/IP
-        stack of QEMU's user networking. The container gets 10.0.2.100/24 on
-        tap0; the gateway 10.0.2.2 leads to the host's 127.0.0.1, and
-        10.0.2.3 forwards DNS. Published ports are added on its API socket
-        ({"execute": "add_hostfwd", ...}).
-      - pasta (Debian package passt) maps frames to sockets without a TCP
-        stack of its own and copies the host's address and routes into the
-        namespace; the default gateway's address leads to the host's
-        127.0.0.1. Published ports are its -t/-u options.
+    unc knows two such helpers: slirp4netns (libslirp, the TCP/IP stack of
+    QEMU's user networking; network/slirp4netns.py) and pasta (passt's,
+    which copies the host's address and routes; network/pasta.py).
     Both open /dev/net/tun, which an ordinary Debian host makes mode 0666
     (a udev rule); where it is 0600 only root may, and unc says so. Both
     also let the container reach services that listen only on the host's
@@ -85,14 +79,10 @@ The bridge (root)
     the administrator routes 10.100.42.0/24 (network/bridge.py).
 
 Published ports
-    Checked before anything starts: ports 1-65535, an IPv4 address, and
-    the host port must be free (unc binds it once and lets go, as the helper
-    will bind it). slirp4netns and pasta bind the host port themselves. In
-    bridge mode a small forwarder (network/forwarder.py), a child of unc with the
-    same parent-death signal, accepts on the host port and relays to the
-    container's address.
-    (Debian 12's pasta, a 2023-03 snapshot, loses UDP replies to clients
-    on the host's loopback; TCP and the way in are fine.)
+    Checked before anything starts (network/ports.py): the host port must
+    be free, so unc binds it once and lets go. slirp4netns and pasta then
+    bind it themselves; in bridge mode a forwarder, a child of unc, relays
+    to the container's address (network/forwarder.py).
 
 DNS
     With slirp4netns and pasta the container gets its own /etc/resolv.conf,
