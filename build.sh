@@ -64,6 +64,9 @@ docopt_fast.write(cli.usage(), "usage_built.py")'
     PYTHONHASHSEED=0 PYINSTALLER_ZLIB_COMPRESSION_LEVEL=0 \
         .venv/bin/pyinstaller --noconfirm --clean --log-level WARN \
         --distpath .build/onedir --workpath .build/pyinstaller unc.spec
+    # The C library and loader the build was linked with go in too, and the
+    # bootloader gets a slot for the loader's path (launcher/bundle.py).
+    .venv/bin/python launcher/bundle.py .build/onedir/unc
     # Static (glibc's libc.a): no dynamic loader, no shared library, so the
     # launcher runs where no glibc is, or an older one; it only does file
     # I/O (no NSS, no dlopen), which static glibc does as well as shared.

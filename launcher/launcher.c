@@ -18,7 +18,13 @@
  * and stays as a parent process to delete it.
  *
  * It needs nothing of the host but the kernel: build.sh links it
- * statically, and it inflates the payload with its own code below.
+ * statically, and it inflates the payload with its own code below. Nor
+ * does unc: the build carries the dynamic loader and C library it was
+ * linked with (bundle.py), and on unpacking, the bootloader's PT_INTERP is
+ * pointed at that loader (set_interpreter), which finds the rest through
+ * LD_LIBRARY_PATH (as_restarted_bootloader): nothing of the host's /lib or
+ * /usr/lib is loaded. The programs unc starts get the caller's
+ * LD_LIBRARY_PATH back (core/execvp.py) and run on the host's libraries.
  *
  * The cache directory is $UNC_CACHE_DIR when set (and then nothing else);
  * else the first usable of $XDG_CACHE_HOME/unc (or, without XDG_CACHE_HOME,
@@ -506,8 +512,71 @@ static void remove_tree(int dirfd, const char *name)
     unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
-/* Unpack the entries into base/name (which must not exist); 0 on success. */
-static int unpack(int self, const struct trailer *t, int base, const char *name)
+/*
+ * Point the unpacked bootloader (`unc` in the build) at the dynamic loader
+ * of the build, <dir>/_internal/<its name>: bundle.py gave its PT_INTERP a
+ * slot of 4096 bytes (PATH_MAX) that holds the build host's loader path;
+ * only its last component is kept. So unc runs on the C library it was
+ * built with, whatever the host has, and /proc/self/exe and argv stay as
+ * they are. 0 on success; -1 with errno set (ENOEXEC: no such slot).
+ */
+#define PT_INTERP 3
+#define INTERP_SLOT 4096
+
+static int set_interpreter(int root, const char *dir)
+{
+    int fd = openat(root, "unc", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    unsigned char eh[64], ph[56];
+    uint64_t phoff, offset = 0, size = 0;
+    uint16_t phentsize, phnum;
+    errno = 0;
+    if (read_at(fd, eh, sizeof eh, 0) < 0 || memcmp(eh, "\177ELF\2\1", 6) != 0)
+        goto fail;
+    memcpy(&phoff, eh + 0x20, 8);
+    memcpy(&phentsize, eh + 0x36, 2);
+    memcpy(&phnum, eh + 0x38, 2);
+    for (unsigned i = 0; i < phnum && phentsize >= sizeof ph; i++) {
+        uint32_t type;
+        if (read_at(fd, ph, sizeof ph, (off_t)(phoff + (uint64_t)i * phentsize)) < 0)
+            goto fail;
+        memcpy(&type, ph, 4);
+        if (type == PT_INTERP) {
+            memcpy(&offset, ph + 8, 8);
+            memcpy(&size, ph + 32, 8);
+            break;
+        }
+    }
+    if (size != INTERP_SLOT)
+        goto fail;
+    char slot[INTERP_SLOT], name[NAME_MAX + 1];
+    if (read_at(fd, slot, sizeof slot, (off_t)offset) < 0)
+        goto fail;
+    slot[sizeof slot - 1] = '\0';
+    const char *last = strrchr(slot, '/');
+    snprintf(name, sizeof name, "%s", last ? last + 1 : slot);
+    memset(slot, 0, sizeof slot);
+    if (!*name || (size_t)snprintf(slot, sizeof slot, "%s/_internal/%s", dir, name) >= sizeof slot) {
+        errno = ENAMETOOLONG;
+        goto fail;
+    }
+    if (pwrite(fd, slot, sizeof slot, (off_t)offset) != (ssize_t)sizeof slot)
+        goto fail;
+    return close(fd);
+fail:
+    if (errno == 0)
+        errno = ENOEXEC;                /* not the bootloader bundle.py prepared */
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+/* Unpack the entries into base/name (which must not exist); 0 on success.
+   `final` is the directory it will be renamed to. */
+static int unpack(int self, const struct trailer *t, int base, const char *name,
+                  const char *final)
 {
     if (mkdirat(base, name, 0700) < 0) {
         say("cannot create %s: %s", name, strerror(errno));
@@ -578,6 +647,11 @@ static int unpack(int self, const struct trailer *t, int base, const char *name)
     snprintf(sum, sizeof sum, "%08x", crc ^ 0xffffffffu);
     if (memcmp(sum, t->id, 8) != 0)
         goto damaged;
+    if (set_interpreter(root, final) < 0) {
+        say("cannot set up %s/unc: %s", name, strerror(errno));
+        close(root);
+        return -1;
+    }
     /* Written last: a directory without it is an unpacking that died. */
     int fd = openat(root, ".complete", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 || close(fd) < 0) {
@@ -694,8 +768,9 @@ static void run_from(const char *path, int self, const struct trailer *t,
     int base = usable_dir(path);
     if (base < 0)
         return;
-    char name[16 + ID_LEN], fresh[64 + ID_LEN], exe[PATH_MAX];
+    char name[16 + ID_LEN], fresh[64 + ID_LEN], exe[PATH_MAX], dir[PATH_MAX];
     snprintf(name, sizeof name, "build-%s", id);
+    snprintf(dir, sizeof dir, "%s/%s", path, name);
     snprintf(exe, sizeof exe, "%s/%s/unc", path, name);
     char mark[32 + ID_LEN];
     snprintf(mark, sizeof mark, "%s/.complete", name);
@@ -703,7 +778,7 @@ static void run_from(const char *path, int self, const struct trailer *t,
     for (int attempt = 0; attempt < 2; attempt++) {
         if (fstatat(base, mark, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             snprintf(fresh, sizeof fresh, ".unpacking-%s-%d", id, (int)getpid());
-            if (unpack(self, t, base, fresh) < 0) {
+            if (unpack(self, t, base, fresh, dir) < 0) {
                 remove_tree(base, fresh);
                 /* Out of space, say, because others unpack at the same time:
                    one of them may have finished. */
