@@ -192,3 +192,78 @@ fallback() {
     assert_output "$SCRATCH/lib"
     [ -f "$(build_dir)/.complete" ]
 }
+
+# --- issue 17: the binary needs nothing of the host but the kernel.
+
+# A copy of the busybox root (a -v destination is created in it) with this
+# unc at /bin/unc: no C library at all in there.
+busybox_root() {
+    cp -a "$ROOTFS" "$SCRATCH/rootfs"
+}
+
+@test "in a busybox root (no C library), unc runs unc: the inner one unpacks into the container's /tmp" {
+    busybox_root
+    [ ! -e "$SCRATCH/rootfs/lib" ] && [ ! -e "$SCRATCH/rootfs/lib64" ]
+    run -0 "$UNC" --rootfs "$SCRATCH/rootfs" -v "$UNC:/bin/unc:ro" -e UNC_CACHE_DIR=/tmp/unc \
+        sh -c '/bin/unc --rootfs / sh -c "echo \$\$" && ls -d /tmp/unc/build-*'
+    assert_equal "${lines[0]}" "1"
+    [[ "${lines[1]}" == /tmp/unc/build-* ]]
+    assert_equal "${#lines[@]}" 2
+}
+
+@test "unc in unc in unc, with --net=slirp4netns at the outer level" {
+    command -v slirp4netns >/dev/null || skip "slirp4netns is not installed"
+    busybox_root
+    # The inner two share the outer one's network (--net=host): slirp's tap0.
+    run "$UNC" --net=slirp4netns --rootfs "$SCRATCH/rootfs" -v "$UNC:/bin/unc:ro" \
+        -e UNC_CACHE_DIR=/tmp/unc /bin/unc --net=host --rootfs / \
+        /bin/unc --net=host --rootfs / sh -c 'echo $$; ip -o -4 addr show tap0'
+    if [ "$status" -eq 125 ]; then
+        # Where the kernel or the host forbids it: one line that says why.
+        assert_equal "${#lines[@]}" 1
+        [[ "$output" == "unc: "* ]]
+        skip "refused here: $output"
+    fi
+    assert_success
+    assert_equal "${lines[0]}" "1"
+    [[ "${lines[1]}" == *"tap0"*"10.0.2.100/"* ]]
+}
+
+# The Debian 11 root of tests/mkbullseye (glibc 2.31, older than the build's),
+# which tests/run makes as root once and names in BULLSEYE.
+require_bullseye() {
+    if [ -z "${BULLSEYE:-}" ] || [ ! -d "$BULLSEYE" ]; then
+        local why=${UNC_BULLSEYE_MISSING:-BULLSEYE is not set (tests/run sets it, as root)}
+        [ -z "${CI:-}" ] || { echo "no Debian 11 root: $why" >&2; return 1; }
+        skip "no Debian 11 root: $why"
+    fi
+}
+
+@test "in a Debian 11 root (an older glibc than the build's), the binary runs" {
+    require_bullseye
+    mkdir "$SCRATCH/bin"
+    cp "$UNC" "$SCRATCH/bin/unc"
+    # The root is root's and only read: the binary comes in on its /mnt.
+    run -0 "$UNC" --rootfs "$BULLSEYE" -v "$SCRATCH/bin:/mnt:ro" -e UNC_CACHE_DIR=/tmp/unc \
+        sh -c 'ldd --version | head -n 1; /mnt/unc --rootfs / sh -c "echo \$\$"'
+    [[ "${lines[0]}" == *" 2.31" ]]
+    assert_equal "${lines[1]}" "1"
+}
+
+@test "a second start opens nothing of the host's /lib or /usr/lib" {
+    strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here (ptrace not permitted)"
+    run -0 "$UNC" --rootfs "$ROOTFS" /bin/true
+    # The command is busybox (static): what the trace shows is unc's own.
+    run -0 env -u LANG -u LANGUAGE -u LC_CTYPE -u LC_MESSAGES LC_ALL=C \
+        strace -f -qq -e trace=open,openat,openat2,execve -e signal=none -o "$SCRATCH/trace" \
+        "$UNC" --rootfs "$ROOTFS" /bin/true
+    [ -s "$SCRATCH/trace" ]
+    run grep -E '"/(usr/)?lib[^/"]*/' "$SCRATCH/trace"
+    assert_output ""
+    # In a UTF-8 locale the bundled C library reads the host's locale
+    # data (/usr/lib/locale), but still no library of the host's.
+    run -0 env LC_ALL=C.UTF-8 strace -f -qq -e trace=open,openat,openat2,execve -e signal=none \
+        -o "$SCRATCH/trace" "$UNC" --rootfs "$ROOTFS" /bin/true
+    run grep -E '"/(usr/)?lib[^/"]*/[^"]*\.so' "$SCRATCH/trace"
+    assert_output ""
+}
