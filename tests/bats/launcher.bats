@@ -267,3 +267,21 @@ require_bullseye() {
     run grep -E '"/(usr/)?lib[^/"]*/[^"]*\.so' "$SCRATCH/trace"
     assert_output ""
 }
+
+@test "programs unc starts on the host load the host's libraries, not the bundle's" {
+    strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here (ptrace not permitted)"
+    command -v slirp4netns >/dev/null || skip "slirp4netns is not installed"
+    run -0 "$UNC" --rootfs "$ROOTFS" /bin/true
+    run -0 strace -f -qq -e trace=openat,execve -e signal=none -o "$SCRATCH/trace" \
+        "$UNC" --net=slirp4netns --rootfs "$ROOTFS" /bin/true
+    pid=$(grep -m 1 'execve("[^"]*/slirp4netns"' "$SCRATCH/trace" | cut -d' ' -f1)
+    [ -n "$pid" ]
+    # What slirp4netns opened once executed (before, its pid was unc's fork).
+    awk -v pid="$pid" '$1 == pid && /execve\(/ { on = 1 } on && $1 == pid' \
+        "$SCRATCH/trace" > "$SCRATCH/slirp"
+    # Its C library is the one its own PT_INTERP finds; nothing of the cache's.
+    run grep -E 'openat\(.*/libc\.so\.6"' "$SCRATCH/slirp"
+    [ "${#lines[@]}" -ge 1 ]
+    run grep -c -F "$UNC_CACHE_DIR" "$SCRATCH/slirp"
+    assert_output "0"
+}
