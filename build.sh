@@ -11,11 +11,11 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
 PYTHON=${PYTHON:-/usr/bin/python3}
-BUILD_DEBS=(python3 python3-venv binutils gcc libc6-dev zlib1g-dev)
+BUILD_DEBS=(python3 python3-venv binutils gcc libc6-dev)
 TEST_DEBS=(bats bats-support bats-assert busybox-static uidmap procps psmisc
            util-linux iproute2 python3 slirp4netns passt curl strace
            libpython3.11-testsuite
-           debootstrap debian-archive-keyring fakeroot)
+           debootstrap debian-archive-keyring fakeroot file)
 BENCH_DEBS=(hyperfine bubblewrap crun runc uidmap busybox-static util-linux
             python3-venv)
 
@@ -65,8 +65,13 @@ docopt_fast.write(cli.usage(), "usage_built.py")'
     PYTHONHASHSEED=0 PYINSTALLER_ZLIB_COMPRESSION_LEVEL=0 \
         .venv/bin/pyinstaller --noconfirm --clean --log-level WARN \
         --distpath .build/onedir --workpath .build/pyinstaller unc.spec
-    # Linked to the host's glibc, which the bundle's libpython needs anyway.
-    gcc -O2 -Wall -Wextra -Wno-format-truncation -o .build/launcher launcher/launcher.c
+    # The C library and loader the build was linked with go in too, and the
+    # bootloader gets a slot for the loader's path (launcher/bundle.py).
+    .venv/bin/python launcher/bundle.py .build/onedir/unc
+    # Static (glibc's libc.a): no dynamic loader, no shared library, so the
+    # launcher runs where no glibc is, or an older one; it only does file
+    # I/O (no NSS, no dlopen), which static glibc does as well as shared.
+    gcc -static -O2 -Wall -Wextra -Wno-format-truncation -o .build/launcher launcher/launcher.c
     strip .build/launcher
     mkdir -p dist
     .venv/bin/python launcher/pack.py .build/launcher .build/onedir/unc dist/unc

@@ -497,6 +497,30 @@ def memory(tools, main_stage, repeats):
     return result
 
 
+# ------------------------------------------------------------ first start
+
+def first_start(tools, scratch, runs):
+    """The first start of a build: `--version` with an empty cache
+    directory (UNC_CACHE_DIR), so the launcher unpacks the whole build
+    before unc runs. Each unc build in turn, `runs` times; ms."""
+    builds = [t for t in tools if t.name in ("unc", "unc baseline")]
+    times = {t.name: [] for t in builds}
+    log(f"first start ({len(builds)} builds x {runs} runs, each into an empty cache)")
+    for n in range(runs):
+        for tool in builds:
+            cache = os.path.join(scratch, f"first-start-{n}")
+            env = dict(os.environ, UNC_CACHE_DIR=cache)
+            start = time.perf_counter()
+            res = subprocess.run([tool.binary, "--version"], env=env, capture_output=True)
+            elapsed = (time.perf_counter() - start) * 1000
+            shutil.rmtree(cache, ignore_errors=True)
+            if res.returncode != 0:
+                return {"error": f"{tool.name}: {res.stderr.decode().strip()}"}
+            times[tool.name].append(elapsed)
+    return {name: {"runs": len(ms), "median": statistics.median(ms), "min": min(ms),
+                   "max": max(ms)} for name, ms in times.items() if ms}
+
+
 # ------------------------------------------------------------ the run
 
 def version(argv):
@@ -547,6 +571,7 @@ def main():
         "latency": latency(tools, os.path.dirname(out), runs, rounds, warmup),
         "floor": floor(tools, os.path.dirname(out), runs, warmup),
         "map_auto": map_auto(work, os.path.dirname(out), runs, warmup),
+        "first_start": first_start(tools, os.path.dirname(out), 5 if quick else 20),
         "throughput": throughput(tools, main_stage, row, together, repeats),
         "memory": memory(tools, main_stage, repeats),
         "size": {t.name: os.path.getsize(os.path.realpath(t.binary))

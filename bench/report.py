@@ -84,6 +84,39 @@ def baseline_rows(lat):
     return out + [""]
 
 
+def first_start_rows(r):
+    """Issue 17: the start and the first start (unpacking) against the
+    baseline build's of the same run, and the size."""
+    lat, first = r["latency"], r.get("first_start") or {}
+    if not any("unc baseline" in lat.get(stage, {}) for stage in lat):
+        return []
+    out = ["## Targets (issue 17: no C library from the host), against the baseline build", "",
+           "| target | unc | baseline | ratio | met |", "|---|---:|---:|---:|---|"]
+
+    def row(text, new, old, limit, unit="ms"):
+        if not new or not old:
+            return f"| {text} | n/a | n/a | n/a | not measured |"
+        met = "yes" if new / old <= limit else "**no**"
+        return f"| {text} | {new:.1f} {unit} | {old:.1f} {unit} | {new / old:.2f}x | {met} |"
+    for stage in STAGES:
+        out.append(row(f"start, --stage={stage}, median <= 1.05x", median_of(lat, stage, "unc"),
+                       median_of(lat, stage, "unc baseline"), 1.05))
+    if "error" in first:
+        out.append(f"| first start (unpacking) <= 1.5x | {first['error']} | | | not measured |")
+    else:
+        out.append(row("first start (unpacking into an empty cache), median <= 1.5x",
+                       first.get("unc", {}).get("median"),
+                       first.get("unc baseline", {}).get("median"), 1.5))
+    size, old = r["size"].get("unc"), r["size"].get("unc baseline")
+    out.append(f"| dist/unc <= 12 MB | {size / MB:.2f} MB | {old / MB:.2f} MB | "
+               f"{size / old:.2f}x | {'yes' if size <= 12 * MB else '**no**'} |")
+    out += ["", "The first start runs `unc --version` with `UNC_CACHE_DIR` set to an empty "
+            "directory: the launcher unpacks the whole build, then unc starts "
+            f"(median of {first.get('unc', {}).get('runs', '?')} runs per build, "
+            "taken in turns).", ""]
+    return out
+
+
 def map_auto_rows(m):
     """--map-auto (issue 12): its start against the plain one, and the two
     helper executions it adds."""
@@ -131,6 +164,7 @@ def markdown(r):
         out.append(f"| {text} | {value:.2f}{unit} | {'yes' if ok else '**no**'} |")
     out.append("")
     out += baseline_rows(lat)
+    out += first_start_rows(r)
     out += map_auto_rows(r.get("map_auto"))
 
     out += ["## Start latency", "",

@@ -17,6 +17,15 @@
  * one-file mode unpacks 11 MB into a new temporary directory at every start
  * and stays as a parent process to delete it.
  *
+ * It needs nothing of the host but the kernel: build.sh links it
+ * statically, and it inflates the payload with its own code below. Nor
+ * does unc: the build carries the dynamic loader and C library it was
+ * linked with (bundle.py), and on unpacking, the bootloader's PT_INTERP is
+ * pointed at that loader (set_interpreter), which finds the rest through
+ * LD_LIBRARY_PATH (as_restarted_bootloader): nothing of the host's /lib or
+ * /usr/lib is loaded. The programs unc starts get the caller's
+ * LD_LIBRARY_PATH back (core/execvp.py) and run on the host's libraries.
+ *
  * The cache directory is $UNC_CACHE_DIR when set (and then nothing else);
  * else the first usable of $XDG_CACHE_HOME/unc (or, without XDG_CACHE_HOME,
  * $HOME/.cache/unc), $XDG_RUNTIME_DIR/unc, ${TMPDIR:-/tmp}/unc-<uid>.
@@ -38,7 +47,6 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -52,7 +60,6 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define MAGIC "UNCPACK3"
 #define ID_LEN 32
@@ -147,66 +154,319 @@ static int read_payload(int fd, void *buf, size_t len, off_t off)
 }
 
 /*
- * zlib, for the files of the payload, which pack.py compresses (12 MB of
- * build in 4.5 MB). It is loaded only to unpack, at the first start of a
- * build: linked, it would be loaded at every start.
+ * Inflate (RFC 1950 and 1951), for the files of the payload, which pack.py
+ * compresses with zlib (15 MB of build in 6.6 MB). Our own, small, so that
+ * the launcher needs nothing from the host: no libz.so.1 to dlopen, no
+ * shared C library (build.sh links it statically). It runs only at the first
+ * start of a build. A file is inflated whole into memory and written at
+ * once; the zlib trailer's Adler-32 of what came out is checked as well as
+ * the payload's CRC-32 of what went in.
+ *
+ * Huffman codes are decoded through a table indexed by the next FAST bits of
+ * the stream (deflate packs codes first bit first, so the table is indexed
+ * by the code's bits reversed); the few longer codes are decoded bit by bit
+ * from the canonical code: codes of one length are consecutive numbers, the
+ * first of each length following from the counts of the shorter ones.
  */
-static struct {
-    int (*init)(z_streamp, const char *, int);
-    int (*inflate)(z_streamp, int);
-    int (*end)(z_streamp);
-} zlib;
+#define FAST 10
+#define MAXBITS 15
 
-static int load_zlib(void)
+struct huffman {
+    uint16_t fast[1 << FAST];           /* symbol << 4 | length; 0: longer code */
+    uint16_t count[MAXBITS + 1];        /* number of codes of each length */
+    uint16_t symbol[320];               /* symbols ordered by code */
+};
+
+struct stream {
+    const unsigned char *next, *end;    /* the input; reads past end give 0 */
+    uint64_t bits;                      /* bits not yet used, first in bit 0 */
+    unsigned have;                      /* how many */
+    unsigned char *out;                 /* what came out so far */
+    size_t used, size;
+    int no_memory;
+};
+
+static void refill(struct stream *s)
 {
-    void *lib = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (lib) {
-        zlib.init = (int (*)(z_streamp, const char *, int))dlsym(lib, "inflateInit_");
-        zlib.inflate = (int (*)(z_streamp, int))dlsym(lib, "inflate");
-        zlib.end = (int (*)(z_streamp))dlsym(lib, "inflateEnd");
+    while (s->have <= 56) {
+        s->bits |= (uint64_t)(s->next < s->end ? *s->next : 0) << s->have;
+        s->next++;                      /* past end: checked at the end */
+        s->have += 8;
     }
-    if (!lib || !zlib.init || !zlib.inflate || !zlib.end) {
-        say("cannot load zlib (libz.so.1) to unpack unc: %s; install it (Debian: zlib1g)",
-            dlerror());
-        return -1;
+}
+
+static unsigned take(struct stream *s, unsigned n)     /* n <= 32 */
+{
+    if (s->have < n)
+        refill(s);
+    unsigned v = (unsigned)(s->bits & ((1ull << n) - 1));
+    s->bits >>= n;
+    s->have -= n;
+    return v;
+}
+
+/* A table from code lengths; -1 if more codes than lengths allow. */
+static int build(struct huffman *h, const unsigned char *lengths, int n)
+{
+    uint16_t offset[MAXBITS + 2];
+    memset(h->count, 0, sizeof h->count);
+    for (int i = 0; i < n; i++)
+        h->count[lengths[i]]++;
+    h->count[0] = 0;
+    int left = 1;
+    for (int len = 1; len <= MAXBITS; len++) {
+        left = 2 * left - h->count[len];
+        if (left < 0)
+            return -1;
+    }
+    offset[1] = 0;
+    for (int len = 1; len <= MAXBITS; len++)
+        offset[len + 1] = (uint16_t)(offset[len] + h->count[len]);
+    for (int i = 0; i < n; i++)
+        if (lengths[i])
+            h->symbol[offset[lengths[i]]++] = (uint16_t)i;
+    /* The fast table: walk the codes in order, as the canonical code assigns them. */
+    memset(h->fast, 0, sizeof h->fast);
+    unsigned code = 0, index = 0;
+    for (int len = 1; len <= FAST; len++) {
+        for (unsigned k = 0; k < h->count[len]; k++, code++, index++) {
+            unsigned reversed = 0;
+            for (int b = 0; b < len; b++)
+                reversed |= ((code >> b) & 1u) << (len - 1 - b);
+            for (unsigned j = reversed; j < (1u << FAST); j += 1u << len)
+                h->fast[j] = (uint16_t)(h->symbol[index] << 4 | len);
+        }
+        code <<= 1;
     }
     return 0;
 }
 
-/* Inflate `len` bytes of the payload at *off into `out`. -1 with errno 0:
-   the data is damaged; with errno set: writing failed. */
-static int inflate_out(int in, off_t *off, int out, uint64_t len)
+/* The next symbol, or -1 for a code the table does not have. */
+static int decode(struct stream *s, const struct huffman *h)
 {
-    static unsigned char src[1 << 18], dst[1 << 20];
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (zlib.init(&zs, ZLIB_VERSION, (int)sizeof zs) != Z_OK) {
-        errno = ENOMEM;
+    if (s->have < MAXBITS)
+        refill(s);
+    unsigned e = h->fast[s->bits & ((1u << FAST) - 1)];
+    if (e) {
+        s->bits >>= e & 15;
+        s->have -= e & 15;
+        return e >> 4;
+    }
+    /* Longer than FAST bits: the canonical code, one bit at a time. */
+    int code = 0, first = 0, index = 0;
+    for (int len = 1; len <= MAXBITS; len++) {
+        code |= (int)((s->bits >> (len - 1)) & 1);
+        int count = h->count[len];
+        if (code < first + count) {
+            s->bits >>= len;
+            s->have -= (unsigned)len;
+            return h->symbol[index + code - first];
+        }
+        index += count;
+        first = (first + count) << 1;
+        code <<= 1;
+    }
+    return -1;
+}
+
+static int grow(struct stream *s, size_t need)
+{
+    if (s->used + need <= s->size)
+        return 0;
+    size_t size = s->size ? s->size : 1 << 16;
+    while (size < s->used + need)
+        size *= 2;
+    unsigned char *out = realloc(s->out, size);
+    if (!out) {
+        s->no_memory = 1;
         return -1;
     }
-    int rc = Z_OK;
-    while (rc != Z_STREAM_END) {
-        if (zs.avail_in == 0) {
-            size_t chunk = len < sizeof src ? (size_t)len : sizeof src;
-            if (chunk == 0 || read_payload(in, src, chunk, *off) < 0)
-                break;                          /* the stream ends early */
-            *off += (off_t)chunk, len -= chunk;
-            zs.next_in = src, zs.avail_in = (uInt)chunk;
+    s->out = out, s->size = size;
+    return 0;
+}
+
+static const uint16_t length_base[29] = {
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
+    35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+static const uint8_t length_extra[29] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+static const uint16_t distance_base[30] = {
+    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193,
+    257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+static const uint8_t distance_extra[30] = {
+    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+
+/* One block's symbols until its end code; -1 on bad data or no memory. */
+static int codes(struct stream *s, const struct huffman *lit, const struct huffman *dist)
+{
+    for (;;) {
+        int sym = decode(s, lit);
+        if (sym < 0)
+            return -1;
+        if (sym < 256) {
+            if (grow(s, 1) < 0)
+                return -1;
+            s->out[s->used++] = (unsigned char)sym;
+            continue;
         }
-        zs.next_out = dst, zs.avail_out = sizeof dst;
-        rc = zlib.inflate(&zs, Z_NO_FLUSH);
-        if (rc != Z_OK && rc != Z_STREAM_END)
-            break;
-        if (write_all(out, (char *)dst, sizeof dst - zs.avail_out) < 0) {
-            int saved = errno;
-            zlib.end(&zs);
-            errno = saved;
+        if (sym == 256)
+            return 0;
+        sym -= 257;
+        if (sym >= 29)
+            return -1;
+        size_t len = length_base[sym] + take(s, length_extra[sym]);
+        int d = decode(s, dist);
+        if (d < 0 || d >= 30)
+            return -1;
+        size_t back = distance_base[d] + take(s, distance_extra[d]);
+        if (back > s->used || grow(s, len) < 0)
+            return -1;
+        unsigned char *to = s->out + s->used, *from = to - back;
+        if (back >= len)
+            memcpy(to, from, len);
+        else
+            for (size_t i = 0; i < len; i++)   /* overlapping: a run */
+                to[i] = from[i];
+        s->used += len;
+    }
+}
+
+static int dynamic_tables(struct stream *s, struct huffman *lit, struct huffman *dist)
+{
+    static const unsigned char order[19] = {
+        16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+    unsigned char lengths[320];
+    unsigned nlit = take(s, 5) + 257, ndist = take(s, 5) + 1, ncode = take(s, 4) + 4;
+    if (nlit > 286 || ndist > 30)
+        return -1;
+    memset(lengths, 0, 19);
+    for (unsigned i = 0; i < ncode; i++)
+        lengths[order[i]] = (unsigned char)take(s, 3);
+    struct huffman lencode;
+    if (build(&lencode, lengths, 19) < 0)
+        return -1;
+    for (unsigned i = 0; i < nlit + ndist; ) {
+        int sym = decode(s, &lencode);
+        if (sym < 0)
+            return -1;
+        if (sym < 16) {
+            lengths[i++] = (unsigned char)sym;
+            continue;
+        }
+        unsigned char value = 0;
+        unsigned repeat;
+        if (sym == 16) {
+            if (i == 0)
+                return -1;
+            value = lengths[i - 1];
+            repeat = 3 + take(s, 2);
+        } else if (sym == 17) {
+            repeat = 3 + take(s, 3);
+        } else {
+            repeat = 11 + take(s, 7);
+        }
+        if (i + repeat > nlit + ndist)
+            return -1;
+        while (repeat--)
+            lengths[i++] = value;
+    }
+    if (lengths[256] == 0)
+        return -1;                      /* no end code */
+    return build(lit, lengths, (int)nlit) < 0 || build(dist, lengths + nlit, (int)ndist) < 0
+        ? -1 : 0;
+}
+
+static uint32_t adler32(const unsigned char *p, size_t n)
+{
+    uint32_t a = 1, b = 0;
+    while (n > 0) {
+        size_t chunk = n < 5552 ? n : 5552;   /* no overflow before the modulo */
+        n -= chunk;
+        while (chunk--) {
+            a += *p++;
+            b += a;
+        }
+        a %= 65521;
+        b %= 65521;
+    }
+    return b << 16 | a;
+}
+
+/* Inflate the zlib stream in[0..len) into s->out; -1 if it is not one. */
+static int inflate_all(struct stream *s, const unsigned char *in, size_t len)
+{
+    static struct huffman fixed_lit, fixed_dist, lit, dist;
+    static int fixed_built;
+    if (!fixed_built) {
+        unsigned char l[288];
+        memset(l, 8, 144);
+        memset(l + 144, 9, 112);
+        memset(l + 256, 7, 24);
+        memset(l + 280, 8, 8);
+        build(&fixed_lit, l, 288);
+        memset(l, 5, 30);
+        build(&fixed_dist, l, 30);
+        fixed_built = 1;
+    }
+    if (len < 6 || (in[0] & 0x0f) != 8 || (in[0] << 8 | in[1]) % 31 != 0 || (in[1] & 0x20))
+        return -1;                      /* not deflate, or a preset dictionary */
+    s->next = in + 2, s->end = in + len - 4;
+    s->bits = 0, s->have = 0, s->used = 0, s->no_memory = 0;
+    int last;
+    do {
+        last = (int)take(s, 1);
+        unsigned type = take(s, 2);
+        if (type == 0) {                /* stored: from the next byte on */
+            s->bits >>= s->have & 7;
+            s->have -= s->have & 7;
+            unsigned n = take(s, 16), check = take(s, 16);
+            if (n != (~check & 0xffff) || grow(s, n) < 0)
+                return -1;
+            for (; n > 0 && s->have > 0; n--)
+                s->out[s->used++] = (unsigned char)take(s, 8);
+            if (s->next > s->end || (size_t)(s->end - s->next) < n)
+                return -1;
+            memcpy(s->out + s->used, s->next, n);
+            s->used += n, s->next += n;
+        } else if (type == 1) {
+            if (codes(s, &fixed_lit, &fixed_dist) < 0)
+                return -1;
+        } else if (type == 2) {
+            if (dynamic_tables(s, &lit, &dist) < 0 || codes(s, &lit, &dist) < 0)
+                return -1;
+        } else {
             return -1;
         }
+    } while (!last);
+    /* All of the input but the Adler-32, no more, no less. */
+    const unsigned char *stop = s->next - s->have / 8;
+    if (stop != s->end)
+        return -1;
+    uint32_t sum = (uint32_t)stop[0] << 24 | (uint32_t)stop[1] << 16 | (uint32_t)stop[2] << 8 | stop[3];
+    return sum == adler32(s->out, s->used) ? 0 : -1;
+}
+
+/* Inflate `len` bytes of the payload at *off into `out`. -1 with errno 0:
+   the data is damaged; with errno set: reading or writing failed. */
+static int inflate_out(int in, off_t *off, int out, uint64_t len)
+{
+    static struct stream s;             /* its output buffer is reused */
+    unsigned char *data = len < SIZE_MAX ? malloc((size_t)len + 1) : NULL;
+    if (!data)
+        return -1;
+    if (read_payload(in, data, (size_t)len, *off) < 0) {
+        free(data);
+        errno = 0;                      /* the file ends early */
+        return -1;
     }
-    zlib.end(&zs);
-    errno = 0;
-    return rc == Z_STREAM_END && len == 0 && zs.avail_in == 0 ? 0 : -1;
+    *off += (off_t)len;
+    int rc = inflate_all(&s, data, (size_t)len);
+    free(data);
+    if (rc < 0) {
+        errno = s.no_memory ? ENOMEM : 0;
+        return -1;
+    }
+    return write_all(out, (char *)s.out, s.used);
 }
 
 /* A path from the archive: relative, no "..", no empty component. */
@@ -252,8 +512,71 @@ static void remove_tree(int dirfd, const char *name)
     unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
-/* Unpack the entries into base/name (which must not exist); 0 on success. */
-static int unpack(int self, const struct trailer *t, int base, const char *name)
+/*
+ * Point the unpacked bootloader (`unc` in the build) at the dynamic loader
+ * of the build, <dir>/_internal/<its name>: bundle.py gave its PT_INTERP a
+ * slot of 4096 bytes (PATH_MAX) that holds the build host's loader path;
+ * only its last component is kept. So unc runs on the C library it was
+ * built with, whatever the host has, and /proc/self/exe and argv stay as
+ * they are. 0 on success; -1 with errno set (ENOEXEC: no such slot).
+ */
+#define PT_INTERP 3
+#define INTERP_SLOT 4096
+
+static int set_interpreter(int root, const char *dir)
+{
+    int fd = openat(root, "unc", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    unsigned char eh[64], ph[56];
+    uint64_t phoff, offset = 0, size = 0;
+    uint16_t phentsize, phnum;
+    errno = 0;
+    if (read_at(fd, eh, sizeof eh, 0) < 0 || memcmp(eh, "\177ELF\2\1", 6) != 0)
+        goto fail;
+    memcpy(&phoff, eh + 0x20, 8);
+    memcpy(&phentsize, eh + 0x36, 2);
+    memcpy(&phnum, eh + 0x38, 2);
+    for (unsigned i = 0; i < phnum && phentsize >= sizeof ph; i++) {
+        uint32_t type;
+        if (read_at(fd, ph, sizeof ph, (off_t)(phoff + (uint64_t)i * phentsize)) < 0)
+            goto fail;
+        memcpy(&type, ph, 4);
+        if (type == PT_INTERP) {
+            memcpy(&offset, ph + 8, 8);
+            memcpy(&size, ph + 32, 8);
+            break;
+        }
+    }
+    if (size != INTERP_SLOT)
+        goto fail;
+    char slot[INTERP_SLOT], name[NAME_MAX + 1];
+    if (read_at(fd, slot, sizeof slot, (off_t)offset) < 0)
+        goto fail;
+    slot[sizeof slot - 1] = '\0';
+    const char *last = strrchr(slot, '/');
+    snprintf(name, sizeof name, "%s", last ? last + 1 : slot);
+    memset(slot, 0, sizeof slot);
+    if (!*name || (size_t)snprintf(slot, sizeof slot, "%s/_internal/%s", dir, name) >= sizeof slot) {
+        errno = ENAMETOOLONG;
+        goto fail;
+    }
+    if (pwrite(fd, slot, sizeof slot, (off_t)offset) != (ssize_t)sizeof slot)
+        goto fail;
+    return close(fd);
+fail:
+    if (errno == 0)
+        errno = ENOEXEC;                /* not the bootloader bundle.py prepared */
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+/* Unpack the entries into base/name (which must not exist); 0 on success.
+   `final` is the directory it will be renamed to. */
+static int unpack(int self, const struct trailer *t, int base, const char *name,
+                  const char *final)
 {
     if (mkdirat(base, name, 0700) < 0) {
         say("cannot create %s: %s", name, strerror(errno));
@@ -262,10 +585,6 @@ static int unpack(int self, const struct trailer *t, int base, const char *name)
     int root = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (root < 0) {
         say("cannot open %s: %s", name, strerror(errno));
-        return -1;
-    }
-    if (load_zlib() < 0) {
-        close(root);
         return -1;
     }
     crc_init();
@@ -300,6 +619,8 @@ static int unpack(int self, const struct trailer *t, int base, const char *name)
             ok = symlinkat(target, root, path) == 0;
             break;
         case 'f': {
+            if (dlen > (uint64_t)(end - off))
+                goto damaged;           /* more than the payload holds */
             int fd = openat(root, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                             0600 | (mode & 0755));
             if (fd < 0) {
@@ -328,6 +649,11 @@ static int unpack(int self, const struct trailer *t, int base, const char *name)
     snprintf(sum, sizeof sum, "%08x", crc ^ 0xffffffffu);
     if (memcmp(sum, t->id, 8) != 0)
         goto damaged;
+    if (set_interpreter(root, final) < 0) {
+        say("cannot set up %s/unc: %s", name, strerror(errno));
+        close(root);
+        return -1;
+    }
     /* Written last: a directory without it is an unpacking that died. */
     int fd = openat(root, ".complete", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 || close(fd) < 0) {
@@ -444,8 +770,9 @@ static void run_from(const char *path, int self, const struct trailer *t,
     int base = usable_dir(path);
     if (base < 0)
         return;
-    char name[16 + ID_LEN], fresh[64 + ID_LEN], exe[PATH_MAX];
+    char name[16 + ID_LEN], fresh[64 + ID_LEN], exe[PATH_MAX], dir[PATH_MAX];
     snprintf(name, sizeof name, "build-%s", id);
+    snprintf(dir, sizeof dir, "%s/%s", path, name);
     snprintf(exe, sizeof exe, "%s/%s/unc", path, name);
     char mark[32 + ID_LEN];
     snprintf(mark, sizeof mark, "%s/.complete", name);
@@ -453,7 +780,7 @@ static void run_from(const char *path, int self, const struct trailer *t,
     for (int attempt = 0; attempt < 2; attempt++) {
         if (fstatat(base, mark, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             snprintf(fresh, sizeof fresh, ".unpacking-%s-%d", id, (int)getpid());
-            if (unpack(self, t, base, fresh) < 0) {
+            if (unpack(self, t, base, fresh, dir) < 0) {
                 remove_tree(base, fresh);
                 /* Out of space, say, because others unpack at the same time:
                    one of them may have finished. */

@@ -34,3 +34,19 @@ teardown() { teardown_scratch; }
     assert_equal "$(find "$home" -user root | wc -l)" "$before"
     [ ! -e "$home/.cache-$BATS_TEST_NUMBER" ]
 }
+
+@test "with the host's libz.so.1 hidden, the first start unpacks and runs (as unc-test)" {
+    # In a mount namespace of its own, every libz.so.1 of the host is
+    # /dev/null: nothing could load it.
+    run -0 unshare --mount --propagation private sh -c '
+        found=
+        for f in $(find /lib /lib64 /usr/lib /usr/lib64 -name "libz.so.1*" 2>/dev/null); do
+            real=$(readlink -f "$f")
+            mount --bind /dev/null "$real" && found=$real
+        done
+        [ -n "$found" ] && [ ! -s "$found" ] || { echo "no libz.so.1 hidden" >&2; exit 99; }
+        exec runuser -u unc-test -- env UNC_CACHE_DIR="$1/cache" "$2" sh -c "echo \$\$"' \
+        sh "$SCRATCH" "$UNC"
+    assert_output "1"
+    [ -n "$(find "$SCRATCH/cache" -maxdepth 2 -name .complete)" ]
+}
