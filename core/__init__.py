@@ -11,7 +11,8 @@ unc.py is the entry; these modules are the core it calls, one concern each:
     terminal.py  the terminal's foreground and modes
     execvp.py    finding and executing COMMAND as execvp(3) would, and
                  the environment programs unc starts get
-    check.py     `unc check`
+    check.py     `unc check`, and its --json (docs/check.md)
+    hostinfo.py  what `unc check` says of the kernel, cgroups and seccomp
     init.py      the init of --init (PID 1 of the container)
     docopt_fast.py  docopt-ng's reading of the usage text, done at build time
 

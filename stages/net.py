@@ -305,3 +305,11 @@ def checked(run, me, attempt):
                    f"only --net=none: {reasons}")
     verdict = f"{', '.join(works[:-1])} and {works[-1]} work"
     return f"{verdict}; {reasons}" if reasons else verdict
+
+
+def facts(attempt):
+    """What `unc check` reports of what this stage needs (docs/check.md):
+    the tun device, and pasta and slirp4netns with their versions and
+    whether a container with each works (attempt, as for checked)."""
+    from network import facts
+    return facts.facts(attempt, AUTO_ORDER)
