@@ -51,6 +51,9 @@ Options:
                        TERM, HOSTNAME and container=unc.
   -w DIR, --workdir=DIR
                        Run COMMAND in DIR, created if missing.
+  --json-status-fd=FD  Write the container's host pid, stage, network and
+                       ports once COMMAND runs, then its exit status, as
+                       JSON lines to file descriptor FD (for supervisors).
   --init               Run a small init as PID 1 that reaps zombies and
                        forwards signals; COMMAND then runs as PID 2, and
                        signals it has no handler for end it as on the host.

@@ -27,6 +27,10 @@ Hooks, each called as hook(run, me):
     host_setup        in unc on the host, once the namespaces exist and
                       run.pid is the container's PID 1 (as the host sees it)
     container_setup   in the container's PID 1, before the command starts
+    status            in unc on the host, with --json-status-fd, once the
+                      command runs: a dict of JSON values that unc merges
+                      into the object it writes then (core/status.py), under
+                      keys no other stage uses (net: "net" and "ports")
     cleanup           in unc on the host, after the container has ended or
                       failed; must tolerate a host_setup that got halfway
     checked           for `unc check`, after a run with its CHECK_OPTIONS (a

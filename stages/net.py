@@ -163,6 +163,7 @@ class State:
         self.mode = DEFAULT_MODE
         self.reasons = []
         self.backend = None
+        self.ports = []          # the -p values (network/ports.py Publish)
 
 
 def choose_mode(run, requested):
@@ -213,7 +214,7 @@ def prepare(run, me):
     ports = []
     if run.opts.get("--publish"):
         from network.ports import check_host_port, parse_publishes
-        ports = parse_publishes(run.opts["--publish"])
+        ports = me.ports = parse_publishes(run.opts["--publish"])
     if requested is None:
         requested = PUBLISH_MODE if ports else DEFAULT_MODE
     me.mode, me.reasons = choose_mode(run, requested)
@@ -270,6 +271,13 @@ def loopback_up(run):
         fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack(IFREQ, b"lo", flags | IFF_UP))
     finally:
         s.close()
+
+
+def status(run, me):
+    """What --json-status-fd reports of this stage once the command runs."""
+    return {"net": me.mode,
+            "ports": [{"host-ip": p.host_ip, "host-port": p.host_port,
+                       "container-port": p.port, "protocol": p.proto} for p in me.ports]}
 
 
 def cleanup(run, me):
