@@ -64,6 +64,23 @@ def die(message, status=FAILED):
     sys.exit(status)
 
 
+# -q: unc's own warnings are not printed (core/cli.py sets it).
+quiet = False
+
+
+def warn(message):
+    """A warning of unc's own: `unc: warning: message` on stderr, unless -q.
+
+    unc has none today: what it says on stderr is an error (die) or, with
+    --trace, what it does. A warning added later goes through here, so -q,
+    which scripts may pass already, silences it."""
+    if not quiet:
+        try:
+            os.write(2, b"unc: warning: " + one_line(message).encode() + b"\n")
+        except OSError:
+            pass
+
+
 def report(fd, status, message):
     """Send a failure from inside the container to unc: '<status> <message>'."""
     os.write(fd, f"{status} {one_line(message)}\n".encode())

@@ -58,6 +58,8 @@ Options:
                        forwards signals; COMMAND then runs as PID 2, and
                        signals it has no handler for end it as on the host.
   --json               unc check: the report as one JSON object.
+  -q, --quiet          Print no warnings of unc's own (it has none today:
+                       only errors, and --trace lines, which -q keeps).
   --trace              Print each kernel-visible step to stderr.
   --debug              Show Python tracebacks on internal errors.
   -h, --help           Show this help.
@@ -256,6 +258,9 @@ def main(argv=None):
         if opts["check"]:
             from core import check
             return check.check(closed, as_json=opts["--json"])
+        if opts["--quiet"]:
+            import core
+            core.quiet = True
         from core import run
         stages = select_stages(opts["--stage"])
         check_stage_options(opts, stages)

@@ -350,6 +350,17 @@ print(u["error"])' "$output"
     assert_line --index 2 "mount     ok"
 }
 
+@test "-q is accepted: unc prints no warnings, and errors and --trace stay" {
+    run -0 --separate-stderr "$UNC" -q true
+    [ -z "$stderr" ] && [ -z "$output" ]
+    run -0 --separate-stderr "$UNC" --quiet true
+    [ -z "$stderr" ] && [ -z "$output" ]
+    run -0 --separate-stderr "$UNC" -q --trace --stage=user_pid true
+    [[ "$stderr" == *"+ unshare(CLONE_NEWUSER|CLONE_NEWPID)"* ]]
+    run -127 --separate-stderr "$UNC" -q no-such-command
+    [[ "$stderr" == "unc: no-such-command: command not found"* ]]
+}
+
 @test "a command named check runs after --" {
     run -127 --separate-stderr "$UNC" -- check
     [[ "$stderr" == "unc: check: command not found in the container's PATH"* ]]
