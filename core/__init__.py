@@ -11,7 +11,8 @@ unc.py is the entry; these modules are the core it calls, one concern each:
     terminal.py  the terminal's foreground and modes
     execvp.py    finding and executing COMMAND as execvp(3) would, and
                  the environment programs unc starts get
-    check.py     `unc check`
+    check.py     `unc check`, and its --json (docs/check.md)
+    hostinfo.py  what `unc check` says of the kernel, cgroups and seccomp
     init.py      the init of --init (PID 1 of the container)
     docopt_fast.py  docopt-ng's reading of the usage text, done at build time
 
@@ -61,6 +62,23 @@ def die(message, status=FAILED):
     except OSError:
         pass                              # stderr closed: the status must do
     sys.exit(status)
+
+
+# -q: unc's own warnings are not printed (core/cli.py sets it).
+quiet = False
+
+
+def warn(message):
+    """A warning of unc's own: `unc: warning: message` on stderr, unless -q.
+
+    unc has none today: what it says on stderr is an error (die) or, with
+    --trace, what it does. A warning added later goes through here, so -q,
+    which scripts may pass already, silences it."""
+    if not quiet:
+        try:
+            os.write(2, b"unc: warning: " + one_line(message).encode() + b"\n")
+        except OSError:
+            pass
 
 
 def report(fd, status, message):

@@ -19,7 +19,7 @@ unc - run a command in an unprivileged Linux container.
 
 Usage:
   unc stages
-  unc check
+  unc check [--json]
   unc [options] [-e NAME]... [--env-file=FILE]... {repeatable}[--] [COMMAND [ARG...]]
   unc -h | --help
   unc --version
@@ -27,8 +27,9 @@ Usage:
 Runs COMMAND (default: $SHELL, else /bin/sh) as root and as PID 1 of a new
 container (PID 2 with --init), with your stdin, stdout and stderr.
 `unc stages` lists the stages. `unc check` starts a container at each stage on
-this host and says what works (exit 0 if all do, else 125). A command named
-stages or check runs after `--`.
+this host and says what works and what the host offers (exit 0 if all stages
+work, 1 if one cannot, 125 if unc failed); --json says it as JSON
+(docs/check.md). A command named stages or check runs after `--`.
 Signals sent to unc (HUP INT QUIT TERM USR1 USR2 ALRM WINCH CONT) are passed
 to the container; on a terminal, the container gets the foreground.
 On a terminal, Ctrl-C and Ctrl-\\ go to the command, not to unc: a PID 1
@@ -50,9 +51,15 @@ Options:
                        TERM, HOSTNAME and container=unc.
   -w DIR, --workdir=DIR
                        Run COMMAND in DIR, created if missing.
+  --json-status-fd=FD  Write the container's host pid, stage, network and
+                       ports once COMMAND runs, then its exit status, as
+                       JSON lines to file descriptor FD (for supervisors).
   --init               Run a small init as PID 1 that reaps zombies and
                        forwards signals; COMMAND then runs as PID 2, and
                        signals it has no handler for end it as on the host.
+  --json               unc check: the report as one JSON object.
+  -q, --quiet          Print no warnings of unc's own (it has none today:
+                       only errors, and --trace lines, which -q keeps).
   --trace              Print each kernel-visible step to stderr.
   --debug              Show Python tracebacks on internal errors.
   -h, --help           Show this help.
@@ -116,6 +123,7 @@ def option_names(text):
 
 
 CORE_OPTIONS = option_names(HEAD)
+CHECK_OPTIONS = ("--json",)      # the options of `unc check` (its usage line)
 
 
 def check_stage_options(opts, stages):
@@ -155,6 +163,15 @@ def parse(argv):
     """Parse the command line into a dict; raise Fail on a usage error."""
     from core import docopt_fast
     from docopt import DocoptExit
+    if argv[:1] == ["check"] and argv[1:]:
+        # unc parses options first: after the first word that is not an
+        # option, every word is COMMAND's (`unc ls -l`). `unc check`'s own
+        # options follow its word, so they go in front of it; no other may.
+        for arg in argv[1:]:
+            if arg.split("=")[0] not in CHECK_OPTIONS:
+                what = "option" if arg.startswith("-") else "argument"
+                raise Fail(f"unc check takes no {what} {arg!r}; see 'unc --help'")
+        argv = argv[1:] + argv[:1]
     try:
         opts = docopt_fast.parse(usage_text(), argv, options_first=True)
     except DocoptExit as e:
@@ -240,7 +257,10 @@ def main(argv=None):
             return 0
         if opts["check"]:
             from core import check
-            return check.check(closed)
+            return check.check(closed, as_json=opts["--json"])
+        if opts["--quiet"]:
+            import core
+            core.quiet = True
         from core import run
         stages = select_stages(opts["--stage"])
         check_stage_options(opts, stages)

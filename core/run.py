@@ -52,6 +52,7 @@ class Run:
         "killed_by",   # the signal for which unc SIGKILLed PID 1
         "signaled",    # PID 1 died from a signal
         "reaped",      # unc has collected PID 1's exit status
+        "status",      # --json-status-fd's writer (core/status.py), or None
     )
 
     def __init__(self, opts, stages, closed=()):
@@ -72,6 +73,7 @@ class Run:
         self.killed_by = 0
         self.signaled = False
         self.reaped = False
+        self.status = None
 
     def trace(self, message):
         if self.tracing:
@@ -89,12 +91,23 @@ def container(opts, stages, closed=()):
     """Compose `stages` into one container and run it; return the Run and
     unc's exit status."""
     run = Run(opts, stages, closed)
-    run.process = execvp.prepare(opts)
-    for stage in stages:
-        run.flags |= getattr(stage, "CLONE_FLAGS", 0)
-    for stage in stages:
-        run.hook(stage, "prepare")
-    return run, start(run)
+    if opts.get("--json-status-fd") is not None:
+        from core import status
+        run.status = status.StatusFd(opts["--json-status-fd"])
+    try:
+        run.process = execvp.prepare(opts)
+        for stage in stages:
+            run.flags |= getattr(stage, "CLONE_FLAGS", 0)
+        for stage in stages:
+            run.hook(stage, "prepare")
+        code = start(run)
+    except Fail as e:
+        if run.status:
+            run.status.ended(e.status, error=one_line(str(e)))
+        raise
+    if run.status:
+        run.status.ended(code, signaled=run.signaled)
+    return run, code
 
 
 def start(run):
@@ -144,6 +157,12 @@ def start(run):
             run.hook(stage, "host_setup")
         os.write(go_w, b"g")
         problem = reader.rest()
+        if run.status and not problem:
+            # The command runs: what each stage says of it, then wait.
+            reported = {}
+            for stage in run.stages:
+                reported.update(run.hook(stage, "status") or {})
+            run.status.running(run.pid, run.stages[-1].NAME, reported)
         status = _wait(run)
     except BaseException:
         signals.kill(run.pid)

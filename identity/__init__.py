@@ -16,4 +16,6 @@ after "unc: " and exits 125):
     environ   -e, --env-file, --clearenv: the command's environment, and
               HOME and SHELL as they exist inside.
     workdir   -w DIR: checked on the host, created inside.
+    facts     what `unc check` says of user namespaces (and the setting
+              that refuses them) and subordinate ids; never on a run's path.
 """

@@ -9,6 +9,8 @@
     bridge.py       the bridge backend (root): unc0, a veth pair, ip(8)
     forwarder.py    bridge mode's relay for published ports
     dns.py          the container's /etc/resolv.conf, through the mount plan
+    facts.py        what `unc check` says of the tun device, pasta and
+                    slirp4netns (their versions); never on a run's path
 
 A backend is a module with a class Backend(ports, programs), which the net
 stage imports only when its mode is used:

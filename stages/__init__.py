@@ -27,6 +27,10 @@ Hooks, each called as hook(run, me):
     host_setup        in unc on the host, once the namespaces exist and
                       run.pid is the container's PID 1 (as the host sees it)
     container_setup   in the container's PID 1, before the command starts
+    status            in unc on the host, with --json-status-fd, once the
+                      command runs: a dict of JSON values that unc merges
+                      into the object it writes then (core/status.py), under
+                      keys no other stage uses (net: "net" and "ports")
     cleanup           in unc on the host, after the container has ended or
                       failed; must tolerate a host_setup that got halfway
     checked           for `unc check`, after a run with its CHECK_OPTIONS (a
@@ -35,10 +39,17 @@ Hooks, each called as hook(run, me):
                       more containers (attempt(OPTION...) returns one's
                       status), or Fail to fail the stage
 
-and one that takes no state:
+and those that take no state:
 
     unshare_refused(err)   unshare(2) failed with OSError `err`: a sentence
                            on why, if the stage knows (the first one wins)
+    facts(attempt)         for `unc check`, whether or not the stage's own
+                           container ran: what the host offers the stage, a
+                           dict of entries (JSON values, each a dict with a
+                           "summary" line for the table) under top-level
+                           keys that docs/check.md documents and no other
+                           stage uses; attempt as for checked, which has
+                           run each container once at most
 
 What a stage reads of the run: run.opts (the parsed command line),
 run.argv (COMMAND), run.pid, run.trace(message) for --trace.

@@ -200,3 +200,10 @@ def _terminal():
 
 def container_setup(run, me):
     run.plan.execute(run)
+
+
+def facts(attempt):
+    """What `unc check` reports of what this stage could use (docs/check.md):
+    whether you may mount overlayfs, tried in namespaces of a child process."""
+    from mounts import overlayfs
+    return {"overlayfs": overlayfs.facts()}

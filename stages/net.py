@@ -153,6 +153,7 @@ class State:
         self.mode = DEFAULT_MODE
         self.reasons = []
         self.backend = None
+        self.ports = []          # the -p values (network/ports.py Publish)
 
 
 def choose_mode(run, requested):
@@ -203,7 +204,7 @@ def prepare(run, me):
     ports = []
     if run.opts.get("--publish"):
         from network.ports import check_host_port, parse_publishes
-        ports = parse_publishes(run.opts["--publish"])
+        ports = me.ports = parse_publishes(run.opts["--publish"])
     if requested is None:
         requested = PUBLISH_MODE if ports else DEFAULT_MODE
     me.mode, me.reasons = choose_mode(run, requested)
@@ -262,6 +263,13 @@ def loopback_up(run):
         s.close()
 
 
+def status(run, me):
+    """What --json-status-fd reports of this stage once the command runs."""
+    return {"net": me.mode,
+            "ports": [{"host-ip": p.host_ip, "host-port": p.host_port,
+                       "container-port": p.port, "protocol": p.proto} for p in me.ports]}
+
+
 def cleanup(run, me):
     if me.backend:
         me.backend.stop(run)
@@ -295,3 +303,11 @@ def checked(run, me, attempt):
                    f"only --net=none: {reasons}")
     verdict = f"{', '.join(works[:-1])} and {works[-1]} work"
     return f"{verdict}; {reasons}" if reasons else verdict
+
+
+def facts(attempt):
+    """What `unc check` reports of what this stage needs (docs/check.md):
+    the tun device, and pasta and slirp4netns with their versions and
+    whether a container with each works (attempt, as for checked)."""
+    from network import facts
+    return facts.facts(attempt, AUTO_ORDER)

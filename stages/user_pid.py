@@ -159,6 +159,15 @@ def checked(run, me, attempt):
     return "--map-auto works" if status == 0 else f"--map-auto: true exited {status}"
 
 
+def facts(attempt):
+    """What `unc check` reports of what this stage needs (docs/check.md):
+    whether you may create user namespaces, and when not the setting that
+    forbids it, said in this stage's own words; your subordinate ids."""
+    from identity import facts
+    return {"userns": facts.userns(unshare_refused, _why_maps_fail),
+            "subids": facts.subids(attempt)}
+
+
 def _write(run, path, text):
     run.trace(f'write {path} "{text.strip()}"')
     try:

@@ -61,3 +61,8 @@ def prepare(run, me):
 def container_setup(run, me):
     run.trace(f'sethostname("{me.hostname}")')
     sethostname(me.hostname)
+
+
+def status(run, me):
+    """What --json-status-fd reports of this stage once the command runs."""
+    return {"hostname": me.hostname}

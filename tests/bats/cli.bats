@@ -251,22 +251,116 @@ teardown() { teardown_scratch; }
     assert_line --index 1 "uts       ok"
     assert_line --index 2 "mount     ok"
     assert_line --index 3 --regexp '^net       ok \(--net=none(, pasta)? and (pasta|slirp4netns) work(; .*)?\)$'
-    assert_equal "${#lines[@]}" 4
+    # Then a line a fact of the host, in the order of docs/check.md.
+    assert_line --index 4 --regexp '^kernel    Linux [^ ]+ \([^ ]+\)$'
+    assert_line --index 5 --regexp '^userns    allowed \(user.max_user_namespaces=[0-9]+\)$'
+    assert_line --index 6 --regexp "^subids    $(id -un): uids "
+    assert_line --index 7 --regexp '^overlayfs '
+    assert_line --index 8 --regexp '^tun       /dev/net/tun \(mode 0[0-7]{3}\) can be opened$'
+    assert_line --index 9 --regexp '^pasta     '
+    assert_line --index 10 --regexp '^slirp4netns '
+    assert_line --index 11 --regexp '^cgroup    '
+    assert_line --index 12 --regexp '^seccomp   '
+    assert_equal "${#lines[@]}" 13
     [ -z "$stderr" ]
 }
 
-@test "unc check names what fails on this host, one line a stage (125)" {
+@test "unc check --json: one JSON object with the documented keys, the same verdicts" {
+    { command -v slirp4netns && [ -r /dev/net/tun ] && [ -w /dev/net/tun ]; } >/dev/null \
+        || skip "needs slirp4netns and a usable /dev/net/tun"
+    run -0 --separate-stderr "$UNC" check --json
+    [ -z "$stderr" ]
+    printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/check.json"
+    run -0 python3 -m json.tool "$BATS_TEST_TMPDIR/check.json"
+    run -0 python3 - "$BATS_TEST_TMPDIR/check.json" "$(id -un)" <<'PY'
+import json, os, sys
+report = json.load(open(sys.argv[1]))
+assert report["schema"] == 1 and report["ok"] is True, report
+assert report["default_stage"] == "net"
+assert [s["name"] for s in report["stages"]] == ["user_pid", "uts", "mount", "net"]
+assert all(s["ok"] and s["runs"] and s["error"] is None for s in report["stages"])
+facts = ["kernel", "userns", "subids", "overlayfs", "tun", "pasta", "slirp4netns",
+         "cgroup", "seccomp"]
+assert list(report)[5:] == facts, list(report)
+assert all(isinstance(report[k]["summary"], str) for k in facts)
+assert report["kernel"]["release"] == os.uname().release
+assert report["userns"]["allowed"] is True and report["userns"]["setting"] is None
+assert report["subids"]["user"] == sys.argv[2] and report["subids"]["map_auto"] is True
+assert report["subids"]["uid_ranges"][0]["count"] > 0
+assert report["tun"]["usable"] is True
+assert report["slirp4netns"]["version"] and report["slirp4netns"]["works"] is True
+PY
+    # --json belongs to check: elsewhere it is a usage error.
+    run -125 --separate-stderr "$UNC" --json true
+    assert_equal "$stderr" "unc: unknown, misplaced or repeated option --json; see 'unc --help'"
+    run -125 --separate-stderr "$UNC" check --bogus
+    [ -z "$output" ]
+    assert_equal "$stderr" "unc: unc check takes no option '--bogus'; see 'unc --help'"
+}
+
+@test "unc check takes well under a second" {
+    python3 - "$UNC" <<'PY'
+import subprocess, sys, time
+
+def once():
+    start = time.monotonic()
+    subprocess.run([sys.argv[1], "check", "--json"], capture_output=True)
+    return time.monotonic() - start
+
+best = min(once() for _ in range(3))
+print(f"# unc check --json: {best * 1000:.0f} ms", file=sys.stderr)
+assert best < 1.0, best
+PY
+}
+
+@test "with user namespaces unavailable, unc check exits 1 and names the setting" {
+    # user.max_user_namespaces is a limit of each user namespace: 0 written
+    # in a namespace of the test's own forbids new ones there only.
+    run -1 --separate-stderr unshare -U --map-root-user sh -c \
+        'echo 0 >/proc/sys/user/max_user_namespaces && exec "$0" check' "$UNC"
+    [ -z "$stderr" ]
+    assert_line --index 0 "user_pid  FAILED: cannot create the container's namespaces: user namespaces are disabled: sysctl user.max_user_namespaces is 0; as root, set it: sysctl -w user.max_user_namespaces=15000"
+    assert_line --index 1 "uts       FAILED: as above"
+    assert_line --index 3 "net       FAILED: as above"
+    assert_line --index 5 --regexp '^userns    REFUSED \(unshare: No space left on device\): .*user.max_user_namespaces is 0'
+    run -1 --separate-stderr unshare -U --map-root-user sh -c \
+        'echo 0 >/proc/sys/user/max_user_namespaces && exec "$0" check --json' "$UNC"
+    run -0 python3 -c '
+import json, sys
+report = json.loads(sys.argv[1])
+assert report["ok"] is False and not any(s["runs"] for s in report["stages"])
+u = report["userns"]
+assert (u["allowed"], u["setting"], u["step"], u["errno"]) == (
+    False, "user.max_user_namespaces", "unshare", "ENOSPC"), u
+assert u["sysctls"]["user.max_user_namespaces"] == 0
+print(u["error"])' "$output"
+    assert_output --partial "sysctl -w user.max_user_namespaces="
+}
+
+@test "unc check names what fails on this host, one line a stage (1)" {
     # A namespace whose only /proc has parts covered, as inside many other
     # containers: the kernel refuses a fresh /proc.
-    run -125 --separate-stderr in_proc_namespace covered /mnt/unc check
+    run -1 --separate-stderr in_proc_namespace covered /mnt/unc check
     # Root of that user namespace has no subordinate range: said, not failed.
     assert_line --index 0 --regexp '^user_pid  ok \(--map-auto cannot work: .*/etc/subuid'
     assert_line --index 2 --regexp '^mount     FAILED: cannot mount a fresh /proc: .*--bind-proc'
     assert_line --index 3 --regexp '^net       FAILED: '
-    assert_equal "${#lines[@]}" 4
+    assert_line --index 4 --regexp '^kernel    '
+    assert_equal "${#lines[@]}" 13
     # The same namespace with that /proc fully visible: the mount stage works.
     run --separate-stderr in_proc_namespace visible /mnt/unc check
     assert_line --index 2 "mount     ok"
+}
+
+@test "-q is accepted: unc prints no warnings, and errors and --trace stay" {
+    run -0 --separate-stderr "$UNC" -q true
+    [ -z "$stderr" ] && [ -z "$output" ]
+    run -0 --separate-stderr "$UNC" --quiet true
+    [ -z "$stderr" ] && [ -z "$output" ]
+    run -0 --separate-stderr "$UNC" -q --trace --stage=user_pid true
+    [[ "$stderr" == *"+ unshare(CLONE_NEWUSER|CLONE_NEWPID)"* ]]
+    run -127 --separate-stderr "$UNC" -q no-such-command
+    [[ "$stderr" == "unc: no-such-command: command not found"* ]]
 }
 
 @test "a command named check runs after --" {

@@ -230,3 +230,26 @@ def test_keep_std_fds_holds_closed_ones_with_dev_null():
     closed0 = subprocess.run(["sh", "-c", f'exec "$0" -c "$1" <&-', sys.executable, code],
                              cwd=ROOT, capture_output=True, text=True, check=True)
     assert closed0.stderr.split() == ["(0,)", "/dev/null"]
+
+
+# ---------------------------------------------------------------- unc check
+
+def test_check_takes_json_after_its_word_or_before_it():
+    for argv in (["check", "--json"], ["--json", "check"]):
+        opts = cli.parse(argv)
+        assert opts["check"] is True and opts["--json"] is True
+    opts = cli.parse(["check"])
+    assert opts["check"] is True and opts["--json"] is False
+
+
+def test_json_is_check_s_option_only():
+    for argv in (["--json", "true"], ["--json"]):
+        with pytest.raises(Fail, match="unknown, misplaced or repeated option"):
+            cli.parse(argv)
+    with pytest.raises(Fail, match="^unc check takes no option '--trace'; see 'unc --help'$"):
+        cli.parse(["check", "--trace"])
+    with pytest.raises(Fail, match="^unc check takes no argument 'x'; see 'unc --help'$"):
+        cli.parse(["check", "--json", "x"])
+    # After the command's word, an option is the command's.
+    opts = cli.parse(["--", "check", "--json"])
+    assert opts["argv"] == ["check", "--json"]

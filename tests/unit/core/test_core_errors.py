@@ -39,3 +39,21 @@ def test_report_sends_status_and_one_line():
     os.close(w)
     assert os.read(r, 100) == b"127 'x': not\\nfound\n"
     os.close(r)
+
+
+def test_warnings_and_q(capfd, monkeypatch):
+    import core
+    monkeypatch.setattr(core, "quiet", False)
+    core.warn("a thing\nwith a newline")
+    assert capfd.readouterr().err == "unc: warning: a thing\\nwith a newline\n"
+    monkeypatch.setattr(core, "quiet", True)
+    core.warn("hidden")
+    assert capfd.readouterr().err == ""
+
+
+def test_q_is_accepted_and_sets_quiet(monkeypatch):
+    import core
+    from core import cli
+    monkeypatch.setattr(core, "quiet", False)
+    for flag in ("-q", "--quiet"):
+        assert cli.parse([flag, "true"])["--quiet"] is True
