@@ -28,6 +28,32 @@ else:
         sys.path_hooks[:] = _hooks
         sys.path_importer_cache.clear()
 
+    class _BuildFinder:
+        """Finds a module of the build by its name alone: NAME.pyc or
+        NAME/__init__.pyc below the build's directory (noarchive keeps the
+        tree of names). Python's path finder would ask the zip importer of
+        base_library.zip and the finders of two directories in turn, in
+        Python, for every import; this is one or two stat(2)s. Extension
+        modules (lib-dynload) and what is not there are left to it."""
+
+        top = sys.path[-1]
+
+        @classmethod
+        def find_spec(cls, name, path=None, target=None):
+            import _frozen_importlib_external as external
+            base = os.path.join(cls.top, *name.split("."))
+            for file, package in ((base + ".pyc", False), (base + "/__init__.pyc", True)):
+                if os.path.isfile(file):
+                    return external.spec_from_file_location(
+                        name, file, loader=external.SourcelessFileLoader(name, file),
+                        submodule_search_locations=[base] if package else None)
+            return None
+
+    if os.path.isdir(_BuildFinder.top) and not _BuildFinder.top.endswith(".zip"):
+        sys.meta_path.insert(sys.meta_path.index(
+            next(f for f in sys.meta_path if getattr(f, "__name__", "") == "PathFinder")),
+            _BuildFinder)
+
 
 def main(argv=None):
     from core import cli
