@@ -300,12 +300,12 @@ static const uint8_t distance_extra[30] = {
 static int codes(struct stream *s, const struct huffman *lit, const struct huffman *dist)
 {
     for (;;) {
+        if (s->size - s->used < 258 && grow(s, 258) < 0)
+            return -1;                  /* room for a literal or the longest match */
         int sym = decode(s, lit);
         if (sym < 0)
             return -1;
         if (sym < 256) {
-            if (grow(s, 1) < 0)
-                return -1;
             s->out[s->used++] = (unsigned char)sym;
             continue;
         }
@@ -319,7 +319,7 @@ static int codes(struct stream *s, const struct huffman *lit, const struct huffm
         if (d < 0 || d >= 30)
             return -1;
         size_t back = distance_base[d] + take(s, distance_extra[d]);
-        if (back > s->used || grow(s, len) < 0)
+        if (back > s->used)
             return -1;
         unsigned char *to = s->out + s->used, *from = to - back;
         if (back >= len)
