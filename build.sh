@@ -14,6 +14,9 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 BUILD_DEBS=(python3 python3-venv binutils gcc libc6-dev zlib1g-dev)
 TEST_DEBS=(bats bats-support bats-assert busybox-static uidmap procps psmisc
            util-linux iproute2 python3 slirp4netns passt curl strace)
+# The Ansible tests: debootstrap for their SSH hosts' Debian roots, ssh for
+# Ansible, a venv for ansible-core (tests/ansible-venv), groff for man.
+ANSIBLE_DEBS=(debootstrap debian-archive-keyring openssh-client python3-venv groff-base man-db)
 BENCH_DEBS=(hyperfine bubblewrap crun runc uidmap busybox-static util-linux
             python3-venv)
 
@@ -74,7 +77,7 @@ docopt_fast.write(cli.usage(), "usage_built.py")'
 case "${1:-build}" in
     build) build ;;
     test)
-        need_debs "${TEST_DEBS[@]}"
+        need_debs "${TEST_DEBS[@]}" "${ANSIBLE_DEBS[@]}"
         build
         exec tests/run ;;
     bench)
