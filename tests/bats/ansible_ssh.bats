@@ -49,6 +49,9 @@ setup_file() {
     local dir=$BATS_FILE_TMPDIR host port prelude i
     SECONDS=0
     mkdir -p "$dir/coll" "$dir/keys"
+    # SSH connections shared between a run's tasks, through sockets in a
+    # short path (sun_path has 108 bytes); teardown_file ends their masters.
+    mktemp -d /tmp/unc-ssh-cp.XXXXXX >"$dir/control"
     install_collection "$dir/coll"
     ssh-keygen -q -t ed25519 -N "" -f "$dir/key"
     cp "$dir/key.pub" "$dir/keys/key.pub"
@@ -92,7 +95,14 @@ EOF
 }
 
 teardown_file() {
-    local host pid
+    local host pid socket control
+    control=$(cat "$BATS_FILE_TMPDIR/control" 2>/dev/null) || control=
+    if [ -n "$control" ]; then
+        for socket in "$control"/*; do
+            [ -S "$socket" ] && ssh -o ControlPath="$socket" -O exit unc-host 2>/dev/null
+        done
+        rm -rf "$control"
+    fi
     for host in $HOSTS; do
         pid=$(cat "$BATS_FILE_TMPDIR/$host.pid" 2>/dev/null) || continue
         # unc passes TERM to the container's init, which ends sshd; the
@@ -112,6 +122,9 @@ teardown_file() {
 setup() {
     require_ssh_hosts
     ansible_env "$BATS_FILE_TMPDIR/coll"
+    export ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=120s"
+    ANSIBLE_SSH_CONTROL_PATH_DIR=$(cat "$BATS_FILE_TMPDIR/control")
+    export ANSIBLE_SSH_CONTROL_PATH_DIR
 }
 
 # site [ARG...]: the sample playbook against the three hosts; the results
@@ -122,7 +135,13 @@ site() {
     "$ANSIBLE_VENV/bin/ansible-playbook" -i "$BATS_FILE_TMPDIR/inventory.ini" \
         "$UNC_ANSIBLE/examples/site.yml" "$@" </dev/null \
         >"$BATS_FILE_TMPDIR/last.json" 2>"$BATS_FILE_TMPDIR/last.err" || status=$?
-    echo "# ansible-playbook $* took $((SECONDS - start)) s, status $status" >&3
+    echo "# ansible-playbook $* took $((SECONDS - start)) s, status $status; slowest tasks:" \
+        "$("$ANSIBLE_VENV/bin/python" -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+tasks = sorted((t["task"].get("seconds", 0), t["task"]["name"].split(" : ")[-1])
+               for p in doc["plays"] for t in p["tasks"])[::-1][:3]
+print(", ".join("%s %.1f s" % (n, s) for s, n in tasks))' "$BATS_FILE_TMPDIR/last.json" 2>&1)" >&3
 }
 
 # expect PYTHON...: each line of Python is true of the last run, with

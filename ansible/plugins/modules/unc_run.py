@@ -23,7 +23,7 @@ description:
     C(unc: cannot create the container's namespaces: user namespaces are
     disabled: sysctl user.max_user_namespaces is 0; ...)."
 version_added: "0.1.0"
-author: unc developers
+author: unc developers (@unc)
 options:
   argv:
     description:
@@ -154,6 +154,7 @@ seealso:
   - module: unc.containers.unc_check
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
 """
 
@@ -190,12 +191,12 @@ stderr:
   returned: when the container ran
   type: str
 stdout_lines:
-  description: O(stdout) split into lines.
+  description: RV(stdout) split into lines.
   returned: when the container ran
   type: list
   elements: str
 stderr_lines:
-  description: O(stderr) split into lines.
+  description: RV(stderr) split into lines.
   returned: when the container ran
   type: list
   elements: str
