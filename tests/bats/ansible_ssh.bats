@@ -70,11 +70,11 @@ setup_file() {
         echo $! >"$dir/$host.pid"
     done
     for host in $HOSTS; do
-        for ((i = 0; i < 100; i++)); do
+        for ((i = 0; i < 300; i++)); do
             on "$host" true 2>/dev/null && break
             sleep 0.1
         done
-        on "$host" true || { cat "$dir/$host.log" >&2; return 1; }
+        on "$host" true || { cat "$dir/$host.log" >&2; stop_hosts; return 1; }
     done
     cat >"$dir/inventory.ini" <<EOF
 [unc_hosts]
@@ -95,7 +95,12 @@ EOF
 }
 
 teardown_file() {
-    local host pid socket control
+    stop_hosts
+}
+
+# stop_hosts: end the hosts and the SSH connections to them.
+stop_hosts() {
+    local host pid socket control i
     control=$(cat "$BATS_FILE_TMPDIR/control" 2>/dev/null) || control=
     if [ -n "$control" ]; then
         for socket in "$control"/*; do
