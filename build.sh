@@ -16,6 +16,9 @@ TEST_DEBS=(bats bats-support bats-assert busybox-static uidmap procps psmisc
            util-linux iproute2 python3 slirp4netns passt curl strace
            libpython3.11-testsuite
            debootstrap debian-archive-keyring fakeroot file)
+# The Ansible tests: debootstrap for their SSH hosts' Debian roots, ssh for
+# Ansible, a venv for ansible-core (tests/ansible-venv), groff for man.
+ANSIBLE_DEBS=(debootstrap debian-archive-keyring openssh-client python3-venv groff-base man-db)
 BENCH_DEBS=(hyperfine bubblewrap crun runc uidmap busybox-static util-linux
             python3-venv)
 
@@ -81,7 +84,7 @@ docopt_fast.write(cli.usage(), "usage_built.py")'
 case "${1:-build}" in
     build) build ;;
     test)
-        need_debs "${TEST_DEBS[@]}"
+        need_debs "${TEST_DEBS[@]}" "${ANSIBLE_DEBS[@]}"
         build
         exec tests/run ;;
     bench)

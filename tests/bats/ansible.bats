@@ -160,10 +160,10 @@ EOF
         'r["cmd"][1:7] == ["--env=GREETING=hello", "--map-auto", "--hostname=box", "--volume='"$SCRATCH/out:$SCRATCH/out"'", "--tmpfs=/mnt", "--"]'
     assert_equal "$(cat "$SCRATCH/out/file")" "from stdin"
     expect "$(result environment)" 'r["stdout"] == "hi there\n"'
-    expect "$(result 'not found')" 'r["failed"] is True and r["rc"] == 127' \
+    expect "$(result 'not found')" 'r["failed"] is True and r["rc"] == 127 and not r["changed"]' \
         'r["msg"].startswith("unc: no-such-command: command not found in the container")' \
         'r["msg"] == r["unc_error"]'
-    expect "$(result 'exits 3')" 'r["failed"] is True and r["rc"] == 3' \
+    expect "$(result 'exits 3')" 'r["failed"] is True and r["rc"] == 3 and r["changed"]' \
         'r["msg"] == "the command exited with status 3" and r["unc_error"] is None'
     expect "$(result 'refused option')" 'r["failed"] is True and r["rc"] == 125' \
         'r["msg"].startswith("unc: invalid --hostname '"'"'-bad'"'"'")'

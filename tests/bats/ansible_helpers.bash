@@ -12,6 +12,16 @@ require_ansible() {
     skip "$why"
 }
 
+# require_ssh_hosts: require_ansible, and the roots of the SSH hosts that
+# tests/run makes as root (UNC_SSH_ROOTS).
+require_ssh_hosts() {
+    require_ansible
+    [ -n "${UNC_SSH_ROOTS:-}" ] && return 0
+    local why="UNC_SSH_ROOTS is not set (tests/run makes the SSH hosts' roots as root)"
+    [ -n "${CI:-}" ] && { echo "# $why" >&2; return 1; }
+    skip "$why"
+}
+
 # install_collection DIR: `ansible-galaxy collection build` of the
 # collection's sources into DIR, and the archive installed under
 # DIR/collections (ANSIBLE_COLLECTIONS_PATH=DIR/collections finds it).

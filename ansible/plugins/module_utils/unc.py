@@ -57,7 +57,7 @@ ARGUMENT_SPEC = {
            else {"type": "list", "elements": "str", "default": []} if kind == "list"
            else {"type": "dict", "default": {}} if kind == "env"
            else {"type": "str"})
-    for name, (_, kind) in OPTIONS.items()
+    for name, (option, kind) in OPTIONS.items()
 }
 ARGUMENT_SPEC["stage"]["choices"] = ["user_pid", "uts", "mount", "net"]
 ARGUMENT_SPEC["net"]["choices"] = ["auto", "none", "slirp4netns", "pasta", "bridge", "host"]

@@ -21,7 +21,7 @@ description:
   - It changes nothing. By default it does not fail when a stage cannot
     work; O(must_work=true) makes it fail then, with unc's own message.
 version_added: "0.1.0"
-author: unc developers
+author: unc developers (@unc)
 options:
   must_work:
     description:
@@ -42,8 +42,10 @@ seealso:
   - module: unc.containers.unc_run
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   facts:
+    description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
     support: full
 """
 

@@ -16,13 +16,14 @@ description:
   - Every option of C(unc) for a run is an argument of this module, named
     like the option (C(--map-auto) is O(map_auto), C(-v) is O(volumes)).
   - A run changes something, as M(ansible.builtin.command) does, unless
-    O(creates) or O(removes) say it has nothing to do.
+    O(creates) or O(removes) say it has nothing to do, or the command never
+    ran (unc failed, or could not execute or find it).
   - "When unc itself fails (exit status 125), or cannot execute or find the
     command (126, 127), the failure message is unc's own line, e.g.
     C(unc: cannot create the container's namespaces: user namespaces are
     disabled: sysctl user.max_user_namespaces is 0; ...)."
 version_added: "0.1.0"
-author: unc developers
+author: unc developers (@unc)
 options:
   argv:
     description:
@@ -153,6 +154,7 @@ seealso:
   - module: unc.containers.unc_check
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
 """
 
@@ -189,12 +191,12 @@ stderr:
   returned: when the container ran
   type: str
 stdout_lines:
-  description: O(stdout) split into lines.
+  description: RV(stdout) split into lines.
   returned: when the container ran
   type: list
   elements: str
 stderr_lines:
-  description: O(stderr) split into lines.
+  description: RV(stderr) split into lines.
   returned: when the container ran
   type: list
   elements: str
@@ -218,7 +220,8 @@ import shlex
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.unc.containers.plugins.module_utils.unc import (
-    ARGUMENT_SPEC, failure_message, find_unc, option_argv, unc_line)
+    ARGUMENT_SPEC, CANNOT_EXECUTE, FAILED, NOT_FOUND, failure_message, find_unc, option_argv,
+    unc_line)
 
 
 def main():
@@ -253,7 +256,10 @@ def main():
 
     rc, out, err = module.run_command(argv, data=p["stdin"], binary_data=p["stdin"] is None,
                                       check_rc=False)
-    result = dict(changed=True, cmd=argv, rc=rc, stdout=out, stderr=err,
+    # A container that never ran its command (unc failed, or the command
+    # could not be executed or found) changed nothing.
+    ran = rc not in (FAILED, CANNOT_EXECUTE, NOT_FOUND) or unc_line(err) is None
+    result = dict(changed=ran, cmd=argv, rc=rc, stdout=out, stderr=err,
                   stdout_lines=out.splitlines(), stderr_lines=err.splitlines(),
                   unc_error=unc_line(err))
     if rc != 0:

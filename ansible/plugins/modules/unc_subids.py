@@ -21,7 +21,7 @@ description:
     O(start), or from the first multiple of 65536 above 100000 that no
     range of either file uses (the same start in both files).
 version_added: "0.1.0"
-author: unc developers
+author: unc developers (@unc)
 options:
   user:
     description: The user's name.
@@ -42,6 +42,7 @@ notes:
   - Needs root (become).
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
 """
 
@@ -117,7 +118,7 @@ def main():
     if lacking:
         everyone = [e for kind in texts for e in parsed[kind]]
         if start is None:
-            top = max([s + n for _, s, n in everyone] + [FIRST])
+            top = max([s + n for owner, s, n in everyone] + [FIRST])
             start = FIRST + -(-(top - FIRST) // BLOCK) * BLOCK
         for owner, s, n in everyone:
             if owner not in owners and start < s + n and s < start + count:

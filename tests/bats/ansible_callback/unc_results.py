@@ -4,7 +4,8 @@ host, and the recap, as one JSON object at the end (what ansible.posix's
 json callback gives, which ansible-core does not ship):
 
     {"plays": [{"play": {"name": ...},
-                "tasks": [{"task": {"name": ...}, "hosts": {HOST: RESULT}}]}],
+                "tasks": [{"task": {"name": ..., "seconds": ...},
+                           "hosts": {HOST: RESULT}}]}],
      "stats": {HOST: {"ok": N, "changed": N, "failures": N, ...}}}
 
 tests/bats/ansible_helpers.bash enables it (ANSIBLE_STDOUT_CALLBACK).
@@ -22,6 +23,7 @@ description: Task results and the recap as one JSON object, for unc's tests.
 """
 
 import json
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -40,11 +42,15 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self.plays[-1]["tasks"].append({"task": {"name": task.get_name()}, "hosts": {}})
+        self.started = time.monotonic()
 
     def _record(self, result, **extra):
         data = dict(result._result)
         data.update(extra)
-        self.plays[-1]["tasks"][-1]["hosts"][result._host.get_name()] = data
+        task = self.plays[-1]["tasks"][-1]
+        task["hosts"][result._host.get_name()] = data
+        # Until its last host's result: how long the task took.
+        task["task"]["seconds"] = round(time.monotonic() - self.started, 2)
 
     def v2_runner_on_ok(self, result):
         self._record(result)
