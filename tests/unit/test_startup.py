@@ -126,8 +126,19 @@ def test_a_plain_run_prepares_without_costly_modules_or_backends(built, frozen):
     assert [m for m in COSTLY if m in modules] == []
     assert [m for m in BACKENDS if m in modules] == []
     assert [m for m in ON_DEMAND if m in modules] == []
+    # The image machinery (issue 13) is for --image, import and pull only.
+    assert [m for m in modules if m == "images" or m.startswith("images.")] == []
+    assert [m for m in ("tarfile", "hashlib", "http.client", "ssl", "lzma", "gzip")
+            if m in modules] == []
     assert stage_modules(modules) == sorted(f"stages.{name}" for name in
                                             ("user_pid", "uts", "mount", "net"))
+
+
+def test_a_rootfs_run_imports_no_image_machinery(built, tmp_path):
+    code = PLAIN_RUN.replace("['true']", f"['--rootfs', {str(tmp_path)!r}, 'true']")
+    modules = loaded(built, code)
+    assert [m for m in modules if m == "images" or m.startswith("images.")] == []
+    assert "tarfile" not in modules and "hashlib" not in modules
 
 
 def test_a_backend_is_imported_when_its_mode_is_used(built):
