@@ -14,7 +14,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 BUILD_DEBS=(python3 python3-venv binutils gcc libc6-dev zlib1g-dev)
 TEST_DEBS=(bats bats-support bats-assert busybox-static uidmap procps psmisc
            util-linux iproute2 python3 slirp4netns passt curl strace
-           debootstrap debian-archive-keyring fakeroot)
+           debootstrap debian-archive-keyring fakeroot docker-registry skopeo zstd)
 BENCH_DEBS=(hyperfine bubblewrap crun runc uidmap busybox-static util-linux
             python3-venv)
 

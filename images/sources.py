@@ -147,6 +147,7 @@ def zstd_stream(reader, what, cleanups):
         if proc.wait() != 0:
             raise Fail(f"{what}: its zstd stream is damaged or truncated; nothing of it "
                        "was kept")
+    finish.proc, finish.thread = proc, thread
     cleanups.append(finish)
     return proc.stdout
 
@@ -216,7 +217,20 @@ def unpack_layer(layer, tmp, what, ids, progress, trace):
     raw = Reader(layer.open(), bar)
     try:
         inner = Reader(decompressed(raw, what, cleanups))
-        unpack.unpack(inner, tmp, what, keep_owners=ids, trace=trace)
+        try:
+            unpack.unpack(inner, tmp, what, keep_owners=ids, trace=trace)
+        except Fail:
+            # Damaged bytes make a damaged tar: when the digest says so, that
+            # is the cause to name.
+            if layer.digest is not None:
+                stop(cleanups)          # zstd's feeder thread reads raw: end it first
+                try:
+                    raw.drain()
+                except (OSError, EOFError):
+                    pass
+                else:
+                    check_digest(layer, raw, what)
+            raise
         try:
             inner.drain()               # a tar ends before its stream does
             raw.drain()
@@ -228,17 +242,34 @@ def unpack_layer(layer, tmp, what, ids, progress, trace):
     except EOFError as e:
         raise Fail(f"{what}: truncated ({e}); nothing of it was kept") from None
     finally:
+        stop(cleanups)
         close = getattr(raw.raw, "close", None)
         if close:
             close()
-    if layer.digest is not None and raw.digest() != layer.digest:
-        raise Fail(f"{what}: its content does not match its digest {layer.digest} (it is "
-                   f"{raw.digest()}): damaged or tampered with; nothing of it was kept")
+    check_digest(layer, raw, what)
     if layer.diff_id is not None and inner.digest() != layer.diff_id:
         raise Fail(f"{what}: its uncompressed content does not match the config's diff_id "
                    f"{layer.diff_id} (it is {inner.digest()}); nothing of it was kept")
     progress.done(what, f"{raw.count} bytes")
     return inner.digest()
+
+
+def stop(cleanups):
+    """End a zstd program and its feeder thread (a refused layer)."""
+    for finish in cleanups:
+        proc = getattr(finish, "proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc is not None:
+            proc.stdout.close()
+            finish.thread.join()
+
+
+def check_digest(layer, raw, what):
+    if layer.digest is not None and raw.digest() != layer.digest:
+        raise Fail(f"{what}: its content does not match its digest {layer.digest} (it is "
+                   f"{raw.digest()}): damaged or tampered with; nothing of it was kept")
 
 
 # ---------------------------------------------------------------- choosing

@@ -115,6 +115,35 @@ def write_layout(out, raw_layers, config, tag, arch_config=None):
     return manifest
 
 
+def index_layout(out, raw, diff_ids):
+    """layout-index/: an OCI index, tag "multi", with the multi image for
+    this machine's architecture and a one-layer image for another."""
+    import platform
+    here = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    other = "arm64" if here != "arm64" else "amd64"
+    path = f"{out}/layout-index"
+    one = write_layout(path, raw, config_for(diff_ids, here), "x")
+    alien_layer = tar_of([("etc", "dir", None, None), ("etc/keep", "file", b"alien\n", None)])
+    two = write_layout(path, [(alien_layer, "application/vnd.oci.image.layer.v1.tar")],
+                       config_for([sha(alien_layer)], other), "y")
+    entries = []
+    for manifest, arch in ((two, other), (one, here)):
+        data = json.dumps(manifest).encode()
+        entries.append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "digest": sha(data), "size": len(data),
+                        "platform": {"os": "linux", "architecture": arch}})
+    index = json.dumps({"schemaVersion": 2,
+                        "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": entries}).encode()
+    with open(f"{path}/blobs/sha256/{sha(index)[7:]}", "wb") as f:
+        f.write(index)
+    with open(f"{path}/index.json", "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [
+            {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": sha(index),
+             "size": len(index), "annotations": {"org.opencontainers.image.ref.name": "multi"}}]},
+            f)
+
+
 def config_for(diff_ids, arch="amd64"):
     return {"architecture": arch, "os": "linux", "created": "2026-01-02T03:04:05Z",
             "config": {"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "FROM_IMAGE=yes"],
@@ -202,6 +231,8 @@ def main(rootfs, out):
     with open(path, "r+b") as f:
         f.seek(600)
         f.write(b"tampered")
+    # An index of two platforms: this host's (the multi image) and another.
+    index_layout(out, raw, diff_ids)
     # An image for another architecture.
     write_layout(f"{out}/hostile/arm64", [(two, "application/vnd.oci.image.layer.v1.tar")],
                  config_for(diff_ids[1:2], arch="arm64"), "arm")
