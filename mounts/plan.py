@@ -238,11 +238,11 @@ class OverlayRoot(Op):
 
     def explain(self, err):
         if err.errno in (errno.EPERM, errno.EINVAL, errno.ENODEV, errno.EOPNOTSUPP):
-            return (f"cannot mount the image's layers with overlayfs ({err.strerror}): this "
-                    "kernel does not let a user namespace mount it (Linux 5.11 or later with "
-                    "userxattr is needed, and layers on a filesystem with user xattrs); run "
-                    "a copy instead: unc --image=NAME --persist=DIR --copy, then "
-                    "--rootfs=DIR/root")
+            return (f"cannot mount the image's layers with overlayfs ({err.strerror}): the "
+                    "kernel does not let this user namespace mount it (it needs Linux 5.11 "
+                    "or later, userxattr, and layers on a filesystem with user xattrs); run a "
+                    "copy of the image instead: mkdir -p DIR/root and pass --persist=DIR "
+                    "(unc copies the image into DIR/root once and runs it from there)")
         return super().explain(err)
 
 

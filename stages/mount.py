@@ -136,8 +136,8 @@ def build_plan(opts, rootfs, cwd, console=None, layers=None):
     plan.add(MakePrivate())
     plan.add(Staging())
     if layers:
-        rootfs = True                     # a root of its own, as --rootfs
         plan.add(OverlayRoot(layers, opts.get("--persist"), bool(opts.get("--read-only"))))
+        rootfs = True                     # a root of its own, as --rootfs
     elif rootfs:
         plan.add(BindRoot(rootfs))
     else:
@@ -226,12 +226,42 @@ def prepare_image(run, me):
         if not persist:
             raise Fail("invalid --persist '': give a directory")
         persist = run.opts["--persist"] = os.path.abspath(persist)
+        if os.path.isdir(persist + "/root") or not _overlay_unprivileged():
+            # No unprivileged overlayfs (before Linux 5.11), or asked for
+            # by DIR/root: a copy of the image in DIR/root is the root.
+            me.rootfs = image_copy(run, record, layers, persist)
+            return None
         try:
             for sub in ("", "/upper", "/work"):
                 os.makedirs(persist + sub, 0o755, exist_ok=True)
         except OSError as e:
             raise Fail(f"invalid --persist {persist}: {e.strerror}") from None
     return layers
+
+
+def _overlay_unprivileged(release=None):
+    """Whether this kernel lets a user namespace mount overlayfs (5.11+)."""
+    import re
+    found = re.match(r"(\d+)\.(\d+)", release or os.uname().release)
+    return not found or (int(found.group(1)), int(found.group(2))) >= (5, 11)
+
+
+def image_copy(run, record, layers, persist):
+    """DIR/root made from the image's layers once (images/copy.py)."""
+    root = persist + "/root"
+    try:
+        os.makedirs(root, 0o755, exist_ok=True)
+        empty = not os.listdir(root)
+    except OSError as e:
+        raise Fail(f"invalid --persist {persist}: {e.strerror}") from None
+    if empty:
+        from images import copy, userns
+        run.trace(f"copying image {record['name']} into {root} (no overlayfs)")
+        status = userns.run(lambda: copy.copy(list(reversed(layers)), root),
+                            map_auto=bool(record.get("ids")), trace=run.trace)
+        if status:
+            raise Fail(f"cannot copy image {record['name']} into {root}", status)
+    return root
 
 
 def _terminal():

@@ -234,3 +234,12 @@ OUT
     run -125 --separate-stderr "$UNC" import
     assert_unc_error "usage: unc import"
 }
+
+@test "without overlayfs: --persist=DIR with DIR/root runs a copy of the image there" {
+    mkdir -p "$SCRATCH/copy/root"
+    run "$UNC" --image multi --persist "$SCRATCH/copy" sh -c 'ls /etc/gone; ls /data; echo w > /written'
+    assert_output $'ls: /etc/gone: No such file or directory\nhard\nnew\nsoft'
+    [ -f "$SCRATCH/copy/root/written" ] && [ -f "$SCRATCH/copy/root/bin/busybox" ]
+    run "$UNC" --image multi --persist "$SCRATCH/copy" cat /written
+    assert_output w
+}
