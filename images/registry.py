@@ -61,6 +61,10 @@ def parse_ref(text):
     first, slash, path = rest.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
         registry = first
+        if registry in ("docker.io", "index.docker.io"):
+            registry = DOCKER_HUB             # Docker Hub's API host
+            if "/" not in path:
+                path = "library/" + path
     else:
         registry, path = DOCKER_HUB, rest
         if "/" not in path.split(":")[0]:

@@ -186,7 +186,11 @@ class Store:
     def find(self, name):
         """The record of image `name` (NAME, NAME:TAG, or a digest prefix)."""
         import json
-        for candidate in (name, normalize(name)):
+        candidates = [name, normalize(name)]
+        if "/" not in name:
+            # Docker Hub's official images, as pulled by their full name.
+            candidates.append("docker.io/library/" + normalize(name))
+        for candidate in candidates:
             try:
                 with open(self.record_path(candidate)) as f:
                     return json.load(f)

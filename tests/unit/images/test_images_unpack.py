@@ -96,6 +96,8 @@ def test_names_and_references():
     ref = parse_ref("debian")
     assert (ref.registry, ref.repository, ref.tag) == ("registry-1.docker.io", "library/debian",
                                                        "latest")
+    ref = parse_ref("docker.io/debian:12")
+    assert (ref.registry, ref.repository) == ("registry-1.docker.io", "library/debian")
     with pytest.raises(Fail):
         parse_ref("a b")
 
