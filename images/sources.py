@@ -205,7 +205,7 @@ def install(store, image, ids, progress, trace):
     record = {"name": image.name, "digest": digest, "config": config_digest,
               "layers": found, "ids": ids, "created": config.get("created") or "",
               "size": sum(l.size or 0 for l in image.layers), "source": image.source}
-    store.put_image(record)
+    store.put_image(record, config)
     return record
 
 

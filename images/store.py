@@ -8,6 +8,7 @@ hold set-user-ID files that belong to you):
 
     images/NAME.json        one record per image name ('/' written as %2F):
                             its manifest digest, config digest, layers
+    images/NAME.run         what a run needs of it, read without json
     blobs/sha256/HEX        manifests and configs, by their digest
     layers/HEX/             one unpacked layer in overlayfs' form, named by
                             its diff_id (the digest of the uncompressed tar),
@@ -30,11 +31,13 @@ layers under it.
 """
 
 import fcntl
-import json
 import os
-import shutil
 
 from core import Fail, one_line
+
+# json and shutil are imported where used: a run of an image reads its
+# NAME.run file (run_file below), and json's decoder alone would load re
+# and enum, milliseconds of every start.
 
 
 def default_root():
@@ -164,11 +167,15 @@ class Store:
     def record_path(self, name):
         return self.path("images", escape(name) + ".json")
 
-    def put_image(self, record):
+    def put_image(self, record, config):
+        import json
         data = json.dumps(record, indent=1, sort_keys=True).encode() + b"\n"
         write_atomically(self.record_path(record["name"]), data, self.path("tmp"))
+        write_atomically(self.record_path(record["name"])[:-5] + ".run",
+                         run_file(record, config.get("config") or {}), self.path("tmp"))
 
     def images(self):
+        import json
         found = []
         try:
             names = sorted(os.listdir(self.path("images")))
@@ -183,29 +190,43 @@ class Store:
                     continue
         return found
 
-    def find(self, name):
-        """The record of image `name` (NAME, NAME:TAG, or a digest prefix)."""
-        import json
+    def find(self, name, run=False):
+        """The record of image `name` (NAME, NAME:TAG, or a digest prefix);
+        with `run`, as a run needs it: with its config's settings ("run")."""
         candidates = [name, normalize(name)]
         if "/" not in name:
             # Docker Hub's official images, as pulled by their full name.
             candidates.append("docker.io/library/" + normalize(name))
         for candidate in candidates:
             try:
+                if run:
+                    try:
+                        with open(self.record_path(candidate)[:-5] + ".run", "rb") as f:
+                            return read_run_file(f.read())
+                    except FileNotFoundError:
+                        pass
                 with open(self.record_path(candidate)) as f:
-                    return json.load(f)
+                    import json
+                    record = json.load(f)
             except FileNotFoundError:
                 continue
-            except (OSError, ValueError) as e:
+            except (OSError, ValueError, IndexError, UnicodeError) as e:
                 raise Fail(f"cannot read image {name} in {self.root}: {e}") from None
+            if run:
+                record["run"] = json.loads(self.blob(record["config"])).get("config") or {}
+            return record
         if len(name) >= 6 and not name.strip("0123456789abcdef"):
             matches = [r for r in self.images() if hex_of(r["digest"]).startswith(name)]
             if len(matches) == 1:
-                return matches[0]
+                return self.find(matches[0]["name"], run) if run else matches[0]
         raise Fail(f"no image {one_line(name)} in the store ({self.root}); "
                    "`unc images` lists them, `unc pull` or `unc import` adds one")
 
     def remove_image(self, record, trace=None):
+        try:
+            os.unlink(self.record_path(record["name"])[:-5] + ".run")
+        except FileNotFoundError:
+            pass
         os.unlink(self.record_path(record["name"]))
         self.collect(trace)
 
@@ -257,6 +278,7 @@ def remove(path):
     """Remove a file or a tree; root of the store's namespace may open any
     directory of it whatever its mode (CAP_DAC_OVERRIDE over mapped ids)."""
     if os.path.isdir(path) and not os.path.islink(path):
+        import shutil
         shutil.rmtree(path, ignore_errors=True)
     else:
         try:
@@ -275,15 +297,49 @@ def for_run(name):
         raise Fail(f"no image {one_line(name)}: the image store ({store.root}) is empty; "
                    "`unc pull` or `unc import` adds one")
     store.lock()
-    record = store.find(name)
+    record = store.find(name, run=True)
     lowers = [store.layer_dir(d, record.get("ids")) for d in reversed(record["layers"])]
     for path in lowers:
         if not os.path.isdir(path):
             raise Fail(f"image {record['name']} is damaged: its layer {path} is missing; "
                        "remove it (unc rmi) and pull or import it again")
-    try:
-        config = json.loads(store.blob(record["config"])).get("config") or {}
-    except (OSError, ValueError, AttributeError) as e:
-        raise Fail(f"image {record['name']} is damaged: its config cannot be read ({e}); "
-                   "remove it (unc rmi) and pull or import it again") from None
-    return store, record, lowers, config
+    return store, record, lowers, record["run"]
+
+
+# The run file: NUL-separated fields, lists as a count and their items.
+RUN_FIELDS = (("name", str), ("digest", str), ("ids", bool), ("layers", list), ("Env", list),
+              ("WorkingDir", str), ("User", str), ("Entrypoint", list), ("Cmd", list))
+
+
+def run_file(record, config):
+    """What a run needs of an image, in a form read without json."""
+    fields = []
+    for key, kind in RUN_FIELDS:
+        value = record.get(key) if key in record else config.get(key)
+        if kind is list:
+            items = [str(v) for v in value or []]
+            fields += [str(len(items))] + items
+        elif kind is bool:
+            fields.append("1" if value else "")
+        else:
+            fields.append(str(value or ""))
+    if any("\0" in f for f in fields):
+        raise Fail(f"image {record['name']}: its config holds a NUL byte")
+    return "\0".join(fields).encode()
+
+
+def read_run_file(data):
+    items = data.decode().split("\0")
+    record, config = {}, {}
+    for key, kind in RUN_FIELDS:
+        if kind is list:
+            count = int(items.pop(0))
+            value = items[:count]
+            del items[:count]
+        elif kind is bool:
+            value = items.pop(0) == "1"
+        else:
+            value = items.pop(0)
+        (record if key in ("name", "digest", "ids", "layers") else config)[key] = value
+    record["run"] = config
+    return record
