@@ -52,12 +52,14 @@ class Layer:
         self.rootfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         self.dirs = []          # (parts, mode): modes applied last, deepest first
         self.files = 0
+        self.cached = None      # (parts, fd) of the last regular file's directory
 
     def refuse(self, name, why):
         raise Fail(f"{self.what}: refused member {one_line(name)!r}: {why}; the archive "
                    "is not a safe image layer, nothing of it was kept")
 
     def close(self):
+        self.forget()
         os.close(self.rootfd)
 
     # ------------------------------------------------------------ names
@@ -128,8 +130,26 @@ class Layer:
             return
         *above, leaf = parts
         if leaf.startswith(WHITEOUT):
+            self.forget()
             return self.whiteout(name, above, leaf)
+        if member.isreg() and self.cached is not None and self.cached[0] == above:
+            # The directory of the member before: tar lists a directory's
+            # files together. Only regular files use it, and every other
+            # kind of member (which may replace a directory) drops it.
+            self.regular_in(tar, member, self.cached[1], leaf)
+            self.files += 1
+            return
+        self.forget()
         dirfd = self.parent(name, above)
+        if member.isreg():
+            try:
+                self.regular_in(tar, member, dirfd, leaf)
+            except BaseException:
+                os.close(dirfd)
+                raise
+            self.cached = (above, dirfd)
+            self.files += 1
+            return
         try:
             if member.isdir():
                 self.clear(dirfd, leaf, keep_dir=True)
@@ -163,6 +183,15 @@ class Layer:
         finally:
             os.close(dirfd)
         self.files += 1
+
+    def forget(self):
+        if self.cached is not None:
+            os.close(self.cached[1])
+            self.cached = None
+
+    def regular_in(self, tar, member, dirfd, leaf):
+        self.clear(dirfd, leaf)
+        self.regular(tar, member, dirfd, leaf)
 
     def regular(self, tar, member, dirfd, leaf):
         source = tar.extractfile(member)
@@ -267,6 +296,7 @@ def unpack(stream, root, what, keep_owners=False, trace=None):
             with tarfile.open(fileobj=stream, mode="r|", errorlevel=2) as tar:
                 for member in tar:
                     layer.add(tar, member)
+                layer.forget()
         except (tarfile.TarError, EOFError, ValueError, UnicodeError) as e:
             raise Fail(f"{what}: not a complete tar archive ({e or 'truncated'}); "
                        "nothing of it was kept") from None
