@@ -74,7 +74,7 @@ def main(argv, closed=()):
     ids = bool(opts.get("--map-auto"))
     if command == "rmi":
         return userns.run(lambda: remove(store, args, trace), map_auto=ids_in_store(store),
-                          trace=trace)
+                          trace=trace, debug=bool(opts.get("--debug")))
     if command == "import":
         source = os.path.abspath(args[0])
         name = args[1] if len(args) > 1 else None
@@ -85,16 +85,14 @@ def main(argv, closed=()):
             return add(store, image, ids, progress, trace)
     else:
         from images import registry
-        ref = registry.parse_ref(args[0])
-        # Credentials and the network are the caller's: read before the
-        # helper starts (its HOME is the same; nothing else changes).
+        ref = registry.parse_ref(args[0])     # a bad reference fails before the helper
 
         def work():
             image = registry.fetch(ref, tls_verify=opts.get("--tls-verify") != "false",
                                    wanted=opts.get("--platform"), progress=progress,
                                    trace=trace)
             return add(store, image, ids, progress, trace)
-    return userns.run(work, map_auto=ids, trace=trace)
+    return userns.run(work, map_auto=ids, trace=trace, debug=bool(opts.get("--debug")))
 
 
 def add(store, image, ids, progress, trace):

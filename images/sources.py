@@ -340,7 +340,7 @@ class Files:
             import tarfile
             try:
                 self.tar = tarfile.open(path, "r:")
-                self.members = {m.name.lstrip("./") if m.name.startswith("./") else m.name: m
+                self.members = {m.name[2:] if m.name.startswith("./") else m.name: m
                                 for m in self.tar.getmembers()}
             except (tarfile.TarError, EOFError, OSError) as e:
                 raise Fail(f"{path}: not a readable tar archive ({e})") from None
@@ -454,7 +454,10 @@ def opener(files, descriptor):
 
 
 def docker_save(files, path, name, wanted):
-    manifests = json.loads(files.read("manifest.json"))
+    try:
+        manifests = json.loads(files.read("manifest.json"))
+    except (ValueError, UnicodeError) as e:
+        raise Fail(f"{path}: manifest.json is not valid JSON ({e})") from None
     if not isinstance(manifests, list) or not manifests or not isinstance(manifests[0], dict):
         raise Fail(f"{path}: manifest.json is not a docker save manifest")
     entry = manifests[0]

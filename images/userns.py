@@ -26,10 +26,10 @@ import os
 from core import FAILED, Fail, die
 
 
-def run(function, map_auto=False, trace=None):
+def run(function, map_auto=False, trace=None, debug=False):
     """Call function() in a new user namespace, as root there; return the
     child's exit status (function's return value, or 125 after it printed
-    its one line)."""
+    its one line; `debug`: with a traceback for an internal error)."""
     import kernel
     trace = trace or (lambda message: None)
     plans = _plan_maps(map_auto)
@@ -63,11 +63,12 @@ def run(function, map_auto=False, trace=None):
         except SystemExit as e:
             status = e.code if isinstance(e.code, int) else FAILED
         except BaseException as e:
-            import traceback
-            if os.environ.get("UNC_DEBUG_IMAGES"):
+            if debug:
+                import traceback
                 traceback.print_exc()
-            os.write(2, _line(f"unc: internal error: {e.__class__.__name__}: {e}; "
-                              "rerun with --debug and report it") + b"\n")
+            os.write(2, b"unc: " + _line(f"internal error: {e.__class__.__name__}: {e}; "
+                                         + ("please report it" if debug else
+                                            "rerun with --debug and report it")) + b"\n")
             status = FAILED
         finally:
             try:

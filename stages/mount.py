@@ -77,6 +77,22 @@ Kernel rules that force these choices
       container side needs is imported before pivot_root (this stage imports
       nothing later).
 
+Images (--image=NAME)
+    An image from the store (`unc import`, `unc pull`: images/) is a stack
+    of layer directories. Instead of binding one root, step 2 mounts an
+    overlayfs on /tmp/newroot: the layers as its read-only lowerdirs, top
+    first, and a writable upperdir (with its workdir) on the staging tmpfs,
+    so a run's writes vanish with its mount namespace; --persist=DIR puts
+    them in DIR instead, --read-only mounts none. Linux 5.11 and later let
+    a user namespace mount overlayfs when it passes `userxattr`: overlayfs
+    then reads and writes its metadata (opaque directories, redirects) as
+    user.overlay.* xattrs, since trusted.* needs the host's root. Whiteouts
+    are character devices 0/0, which the unpacking wrote in the store's own
+    user namespace. Where overlayfs is refused, --persist=DIR with a
+    DIR/root directory runs a copy of the image made there (images/copy.py).
+    The image's config reaches the command through run.process (Env,
+    WorkingDir, User, Entrypoint, Cmd; the command line wins).
+
 Where the machinery is
     The plan and its operations: mounts/plan.py; resolving
     paths inside the root: mounts/resolve.py; read-only mounts and the

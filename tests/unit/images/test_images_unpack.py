@@ -113,3 +113,19 @@ def test_unprivileged_overlayfs_came_with_linux_5_11():
     assert _overlay_unprivileged("6.1.0-13-amd64")
     assert not _overlay_unprivileged("5.10.197")
     assert not _overlay_unprivileged("4.19.0")
+
+
+def test_an_images_config_gives_way_to_the_command_line():
+    from core.execvp import Settings
+    settings = Settings({"--workdir": "/given", "--user": None})
+    settings.changes = [("A", "from -e")]
+    settings.image_defaults(env=["A=image", "B=image", "bad"], workdir="/image", user="daemon",
+                            entrypoint=["/entry", "x"], cmd=["default"])
+    assert settings.changes == [("A", "image"), ("B", "image"), ("A", "from -e")]
+    assert settings.workdir == "/given" and settings.user == "daemon"
+    assert settings.command([]) == ["/entry", "x", "default"]
+    assert settings.command(["mine"]) == ["/entry", "x", "mine"]
+    plain = Settings({})
+    plain.image_defaults(cmd=["sh"])
+    assert plain.command([]) == ["sh"] and plain.command(["ls"]) == ["ls"]
+    assert Settings({}).command(["ls"]) == ["ls"]
