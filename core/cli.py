@@ -29,7 +29,11 @@ container (PID 2 with --init), with your stdin, stdout and stderr.
 `unc stages` lists the stages. `unc check` starts a container at each stage on
 this host and says what works and what the host offers (exit 0 if all stages
 work, 1 if one cannot, 125 if unc failed); --json says it as JSON
-(docs/check.md). A command named stages or check runs after `--`.
+(docs/check.md). A command named stages, check, import, pull, images or rmi
+runs after `--`.
+Images: `unc import FILE|DIR [NAME[:TAG]]` (a rootfs tarball, an OCI layout,
+a docker save archive), `unc pull REF`, `unc images`, `unc rmi NAME...`;
+run one with --image=NAME (README, "Images").
 Signals sent to unc (HUP INT QUIT TERM USR1 USR2 ALRM WINCH CONT) are passed
 to the container; on a terminal, the container gets the foreground.
 On a terminal, Ctrl-C and Ctrl-\\ go to the command, not to unc: a PID 1
@@ -239,12 +243,18 @@ def keep_std_fds():
 
 # ---------------------------------------------------------------- main
 
+# Subcommands of images/cli.py, read before docopt: their options are theirs.
+IMAGE_COMMANDS = ("import", "pull", "images", "rmi")
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     # First of all: any file unc opens would otherwise take a closed 0, 1 or 2.
     closed = keep_std_fds()
     debug = "--debug" in argv
     try:
+        if argv and argv[0] in IMAGE_COMMANDS:
+            from images import cli as images_cli
+            return images_cli.main(argv, closed)
         opts = parse(argv)
         if opts["--help"]:
             write_out(usage_text(), closed)

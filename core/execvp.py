@@ -67,6 +67,34 @@ class Settings:
         self.workdir = opts.get("--workdir")
         self.changes = []                               # (NAME, VALUE or None)
         self.caller = clean_environ(os.environ, getattr(sys, "frozen", False))
+        self.entrypoint = self.cmd = ()                 # an image's (image_defaults)
+
+    def image_defaults(self, env=(), workdir=None, user=None, entrypoint=None, cmd=None):
+        """What an image's config says the command gets, set by the stage
+        that runs the image, in its prepare (stages/__init__.py: run.process).
+        The command line wins: -e after Env, -w over WorkingDir, -u over
+        User, COMMAND over Cmd (Entrypoint stays in front, as in Podman)."""
+        self.changes = [tuple(item.split("=", 1)) for item in env or ()
+                        if "=" in item and not item.startswith("=")] + self.changes
+        if self.workdir is None and workdir:
+            from identity import workdir as workdirs
+            self.workdir = workdirs.parse_workdir(workdir, "the image's WorkingDir")
+        if self.user is None and user:
+            from identity import passwd
+            passwd.split_spec(user)
+            self.user = user
+        self.entrypoint, self.cmd = tuple(entrypoint or ()), tuple(cmd or ())
+        if self.changes:
+            # Loaded now, on the host: once the root has changed, the frozen
+            # build cannot import (start() needs it for the changes).
+            from identity import environ  # noqa: F401
+
+    def command(self, argv):
+        """COMMAND as it runs: an image's Entrypoint, then COMMAND or else
+        the image's Cmd."""
+        if not (self.entrypoint or self.cmd):
+            return argv
+        return list(self.entrypoint) + (list(argv) or list(self.cmd))
 
 
 def prepare(opts):

@@ -100,6 +100,7 @@ def container(opts, stages, closed=()):
             run.flags |= getattr(stage, "CLONE_FLAGS", 0)
         for stage in stages:
             run.hook(stage, "prepare")
+        run.argv = run.process.command(run.argv)      # an image's Entrypoint and Cmd
         code = start(run)
     except Fail as e:
         if run.status:

@@ -65,6 +65,11 @@ nowhere else, and only in prepare; after it, every hook only reads them:
                 operations with run.plan.add(); they run in the order added,
                 before the root changes. run.plan.user_mount_over(path)
                 says whether the user's own mounts cover a path.
+    run.process the command's settings (core/execvp.py, Settings). The
+                stage that gives the container an image's root (mount,
+                --image) sets the image's defaults with
+                run.process.image_defaults(env, workdir, user, entrypoint,
+                cmd); the command line wins over them.
 
 Adding a stage means adding a module and its name to ORDER below; no other
 stage and nothing in the core changes.

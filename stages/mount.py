@@ -77,6 +77,22 @@ Kernel rules that force these choices
       container side needs is imported before pivot_root (this stage imports
       nothing later).
 
+Images (--image=NAME)
+    An image from the store (`unc import`, `unc pull`: images/) is a stack
+    of layer directories. Instead of binding one root, step 2 mounts an
+    overlayfs on /tmp/newroot: the layers as its read-only lowerdirs, top
+    first, and a writable upperdir (with its workdir) on the staging tmpfs,
+    so a run's writes vanish with its mount namespace; --persist=DIR puts
+    them in DIR instead, --read-only mounts none. Linux 5.11 and later let
+    a user namespace mount overlayfs when it passes `userxattr`: overlayfs
+    then reads and writes its metadata (opaque directories, redirects) as
+    user.overlay.* xattrs, since trusted.* needs the host's root. Whiteouts
+    are character devices 0/0, which the unpacking wrote in the store's own
+    user namespace. Where overlayfs is refused, --persist=DIR with a
+    DIR/root directory runs a copy of the image made there (images/copy.py).
+    The image's config reaches the command through run.process (Env,
+    WorkingDir, User, Entrypoint, Cmd; the command line wins).
+
 Where the machinery is
     The plan and its operations: mounts/plan.py; resolving
     paths inside the root: mounts/resolve.py; read-only mounts and the
@@ -91,8 +107,8 @@ import os
 
 from core import Fail
 from kernel import CLONE_NEWIPC, CLONE_NEWNS, MS_NODEV, MS_NOEXEC, MS_NOSUID
-from mounts.plan import (Bind, BindRoot, Chdir, Console, MakePrivate, Mount, PivotRoot, Plan,
-                         Proc, ReadOnly, Staging, Symlink, Sysfs)
+from mounts.plan import (Bind, BindRoot, Chdir, Console, MakePrivate, Mount, OverlayRoot,
+                         PivotRoot, Plan, Proc, ReadOnly, Staging, Symlink, Sysfs)
 
 NAME = "mount"
 SUMMARY = "own root filesystem, /proc, /dev and mounts (mount and IPC namespaces)"
@@ -103,6 +119,12 @@ OPTIONS = """
   -v SPEC, --volume=SPEC
                        Bind mount SRC:DST[:ro|:rw] (repeatable).
   --tmpfs=DST          Mount an empty tmpfs on DST (repeatable).
+  --image=NAME         Use image NAME (`unc images`) as the root filesystem:
+                       its layers under a fresh writable layer per run
+                       (overlayfs); its Env, WorkingDir, User, Entrypoint
+                       and Cmd apply, the command line wins.
+  --persist=DIR        With --image: keep the writable layer in DIR
+                       (DIR/upper, DIR/work) across runs.
   --read-only          Make the root filesystem read-only.
   --bind-proc          Bind the host's /proc when a fresh procfs is refused.
 """
@@ -119,15 +141,20 @@ class State:
 
     def __init__(self):
         self.rootfs = None
+        self.image = None        # with --image: (store, record, layers top first)
 
 
-def build_plan(opts, rootfs, cwd, console=None):
+def build_plan(opts, rootfs, cwd, console=None, layers=None):
     """The mount plan for these options (no kernel is touched); `console`:
-    the host path of the caller's terminal, if it has one."""
+    the host path of the caller's terminal, if it has one; `layers`: an
+    image's layer directories, top first (--image)."""
     plan = Plan()
     plan.add(MakePrivate())
     plan.add(Staging())
-    if rootfs:
+    if layers:
+        plan.add(OverlayRoot(layers, opts.get("--persist"), bool(opts.get("--read-only"))))
+        rootfs = True                     # a root of its own, as --rootfs
+    elif rootfs:
         plan.add(BindRoot(rootfs))
     else:
         plan.add(BindRoot("/"))
@@ -171,7 +198,12 @@ def build_plan(opts, rootfs, cwd, console=None):
 
 def prepare(run, me):
     rootfs = run.opts.get("--rootfs")
-    if rootfs is not None:
+    layers = None
+    if run.opts.get("--image") is not None:
+        layers = prepare_image(run, me)
+    elif run.opts.get("--persist") is not None:
+        raise Fail("--persist needs --image: it keeps an image's writable layer")
+    elif rootfs is not None:
         if not rootfs:
             raise Fail("invalid --rootfs '': give the directory to use as the root")
         if not os.path.exists(rootfs):
@@ -179,13 +211,73 @@ def prepare(run, me):
         if not os.path.isdir(rootfs):
             raise Fail(f"invalid --rootfs {rootfs!r}: not a directory")
         me.rootfs = os.path.abspath(rootfs)
-    elif run.opts.get("--read-only"):
+    elif run.opts.get("--read-only") and not layers:
         raise Fail("--read-only needs --rootfs: without it the host's / is read-only already")
     try:
         cwd = os.getcwd()
     except OSError:
         cwd = "/"
-    run.plan = build_plan(run.opts, me.rootfs, cwd, console=_terminal())
+    run.plan = build_plan(run.opts, me.rootfs, cwd, console=_terminal(), layers=layers)
+
+
+def prepare_image(run, me):
+    """--image: the image's layers from the store (images/store.py), its
+    config's defaults for the command (run.process), the --persist DIR."""
+    name = run.opts["--image"]
+    if run.opts.get("--rootfs") is not None:
+        raise Fail("--image and --rootfs both give the root filesystem; choose one")
+    if not name:
+        raise Fail("invalid --image '': give an image name (unc images lists them)")
+    from images.store import for_run
+    me.image = for_run(name)
+    _, record, layers, config = me.image
+    run.trace(f"image {record['name']} ({record['digest']}): {len(layers)} layers")
+    run.process.image_defaults(env=config.get("Env"), workdir=config.get("WorkingDir"),
+                               user=config.get("User"), entrypoint=config.get("Entrypoint"),
+                               cmd=config.get("Cmd"))
+    persist = run.opts.get("--persist")
+    if persist is not None:
+        if run.opts.get("--read-only"):
+            raise Fail("--persist keeps a writable layer, --read-only has none; choose one")
+        if not persist:
+            raise Fail("invalid --persist '': give a directory")
+        persist = run.opts["--persist"] = os.path.abspath(persist)
+        if os.path.isdir(persist + "/root") or not _overlay_unprivileged():
+            # No unprivileged overlayfs (before Linux 5.11), or asked for
+            # by DIR/root: a copy of the image in DIR/root is the root.
+            me.rootfs = image_copy(run, record, layers, persist)
+            return None
+        try:
+            for sub in ("", "/upper", "/work"):
+                os.makedirs(persist + sub, 0o755, exist_ok=True)
+        except OSError as e:
+            raise Fail(f"invalid --persist {persist}: {e.strerror}") from None
+    return layers
+
+
+def _overlay_unprivileged(release=None):
+    """Whether this kernel lets a user namespace mount overlayfs (5.11+)."""
+    import re
+    found = re.match(r"(\d+)\.(\d+)", release or os.uname().release)
+    return not found or (int(found.group(1)), int(found.group(2))) >= (5, 11)
+
+
+def image_copy(run, record, layers, persist):
+    """DIR/root made from the image's layers once (images/copy.py)."""
+    root = persist + "/root"
+    try:
+        os.makedirs(root, 0o755, exist_ok=True)
+        empty = not os.listdir(root)
+    except OSError as e:
+        raise Fail(f"invalid --persist {persist}: {e.strerror}") from None
+    if empty:
+        from images import copy, userns
+        run.trace(f"copying image {record['name']} into {root} (no overlayfs)")
+        status = userns.run(lambda: copy.copy(list(reversed(layers)), root),
+                            map_auto=bool(record.get("ids")), trace=run.trace)
+        if status:
+            raise Fail(f"cannot copy image {record['name']} into {root}", status)
+    return root
 
 
 def _terminal():

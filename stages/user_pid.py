@@ -74,7 +74,9 @@ NAME = "user_pid"
 SUMMARY = "run as root and PID 1 in new user and PID namespaces"
 CLONE_FLAGS = CLONE_NEWUSER | CLONE_NEWPID
 OPTIONS = """
-  --map-root-user      Map only yourself, as root inside (the default).
+  --map-root-user      Map only yourself, as root inside (the default,
+                       but for --image when you have subordinate ids:
+                       then as with --map-auto).
   --map-auto           Also map ids 1 and up to your first range in
                        /etc/subuid and /etc/subgid (needs newuidmap and
                        newgidmap, Debian package uidmap).
@@ -104,6 +106,14 @@ def id_map(inside, outside, count=1):
 
 def prepare(run, me):
     asked = [o for o in RANGE_OPTIONS if run.opts.get(o) not in (None, False, [])]
+    if not asked and run.opts.get("--image") and not run.opts.get("--map-root-user"):
+        # A distribution image expects many ids (apt's _apt, daemons): an
+        # image maps your subordinate range where you have one, as Podman.
+        try:
+            me.ranges = plan_ranges(dict(run.opts, **{"--map-auto": True}))
+            return
+        except Fail as e:
+            run.trace(f"--image without subordinate ids ({e}): mapping only yourself")
     if not asked:
         me.uid_map = id_map(0, os.geteuid())
         me.gid_map = id_map(0, os.getegid())

@@ -19,8 +19,8 @@ def sources(*patterns):
     return found
 
 
-MODULES = sources("stages/*.py", "core/*.py", "mounts/*.py", "network/*.py", "unc.py",
-                  "kernel.py")
+MODULES = sources("stages/*.py", "core/*.py", "mounts/*.py", "network/*.py", "images/*.py",
+                  "unc.py", "kernel.py")
 STAGE_MODULES = [path for path in sources("stages/*.py") if not path.endswith("__init__.py")]
 
 
@@ -30,7 +30,7 @@ def tree(path):
 
 
 def test_the_layout_is_there():
-    for package in ("core", "mounts", "network", "stages"):
+    for package in ("core", "mounts", "network", "stages", "images"):
         assert f"{package}/__init__.py" in MODULES
     assert {os.path.basename(p)[:-3] for p in STAGE_MODULES} == \
         {"user_pid", "uts", "mount", "net"}

@@ -126,8 +126,41 @@ def test_a_plain_run_prepares_without_costly_modules_or_backends(built, frozen):
     assert [m for m in COSTLY if m in modules] == []
     assert [m for m in BACKENDS if m in modules] == []
     assert [m for m in ON_DEMAND if m in modules] == []
+    # The image machinery (issue 13) is for --image, import and pull only.
+    assert [m for m in modules if m == "images" or m.startswith("images.")] == []
+    assert [m for m in ("tarfile", "hashlib", "http.client", "ssl", "lzma", "gzip")
+            if m in modules] == []
     assert stage_modules(modules) == sorted(f"stages.{name}" for name in
                                             ("user_pid", "uts", "mount", "net"))
+
+
+def test_a_rootfs_run_imports_no_image_machinery(built, tmp_path):
+    code = PLAIN_RUN.replace("['true']", f"['--rootfs', {str(tmp_path)!r}, 'true']")
+    modules = loaded(built, code)
+    assert [m for m in modules if m == "images" or m.startswith("images.")] == []
+    assert "tarfile" not in modules and "hashlib" not in modules
+
+
+def test_an_image_run_imports_neither_json_nor_re_nor_the_unpacking(built, tmp_path):
+    # What a stored image's run needs is read from its NAME.run file.
+    from images.store import Store, run_file
+    store = Store(str(tmp_path / "unc"))
+    store.create()
+    os.mkdir(store.layer_dir("sha256:" + "a" * 64))
+    record = {"name": "x:latest", "digest": "sha256:" + "b" * 64, "ids": False,
+              "layers": ["sha256:" + "a" * 64]}
+    with open(store.record_path("x:latest")[:-5] + ".run", "wb") as f:
+        f.write(run_file(record, {"Cmd": ["true"]}))
+    code = PLAIN_RUN.replace("['true']", "['--image', 'x', '--map-root-user', 'true']").replace(
+        "import unc\n", f"import os\nos.environ['XDG_DATA_HOME'] = {str(tmp_path)!r}\nimport unc\n"
+    ).replace("r = run.Run(opts, stages)\n", "r = run.Run(opts, stages)\n"
+              "from core import execvp\nr.process = execvp.prepare(opts)\n")
+    code += "assert r.process.command([]) == ['true']\n"
+    modules = loaded(built, code)
+    assert "images.store" in modules
+    assert [m for m in COSTLY if m in modules] == []
+    assert [m for m in ("shutil", "tarfile", "hashlib", "images.unpack", "images.sources",
+                        "images.registry", "http.client") if m in modules] == []
 
 
 def test_a_backend_is_imported_when_its_mode_is_used(built):
