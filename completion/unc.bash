@@ -14,7 +14,7 @@
 
 _unc_opts_with_arg="--stage -u --user -e --env --env-file -w --workdir
     --json-status-fd --map-users --map-groups --map-user --map-group --hostname
-    --rootfs -v --volume --tmpfs --net -p --publish"
+    --rootfs --image --persist -v --volume --tmpfs --net -p --publish"
 _unc_opts_flags="--clearenv --init -q --quiet --trace --debug -h --help --version
     --map-root-user --map-auto --read-only --bind-proc"
 _unc_check_opts="--json"

@@ -41,6 +41,8 @@ OPTIONS = {
     "map_group": ("--map-group", "value"),
     "hostname": ("--hostname", "value"),
     "rootfs": ("--rootfs", "value"),
+    "image": ("--image", "value"),
+    "persist": ("--persist", "value"),
     "volumes": ("--volume", "list"),
     "tmpfs": ("--tmpfs", "list"),
     "read_only": ("--read-only", "flag"),
@@ -62,6 +64,7 @@ ARGUMENT_SPEC = {
 ARGUMENT_SPEC["stage"]["choices"] = ["user_pid", "uts", "mount", "net"]
 ARGUMENT_SPEC["net"]["choices"] = ["auto", "none", "slirp4netns", "pasta", "bridge", "host"]
 ARGUMENT_SPEC["rootfs"]["type"] = "path"
+ARGUMENT_SPEC["persist"]["type"] = "path"
 ARGUMENT_SPEC["workdir"]["type"] = "str"      # a path inside the container
 
 

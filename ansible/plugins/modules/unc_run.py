@@ -118,6 +118,12 @@ options:
   rootfs:
     description: C(--rootfs), the root filesystem (default the host's, read-only).
     type: path
+  image:
+    description: C(--image), an image of the user's store (C(unc images)) as the root filesystem, with a fresh writable layer.
+    type: str
+  persist:
+    description: C(--persist), with O(image), the directory that keeps the writable layer.
+    type: path
   volumes:
     description: C(--volume), bind mounts SRC:DST[:ro|:rw].
     type: list
