@@ -126,8 +126,9 @@ def try_in_child(steps):
     """Run steps(say) in a child process that exits after it, so that what
     it changes (namespaces, mounts) dies with the child; steps calls
     say(NAME) before each step. None when every step worked, else (NAME,
-    OSError) of the step the kernel refused. Used by the probes of `unc
-    check` (identity/facts.py, mounts/overlayfs.py)."""
+    OSError) of the step the kernel refused (errno 0 for another error, a
+    bug of the probe, with its text). Used by the probes of `unc check`
+    (identity/facts.py, mounts/overlayfs.py)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -140,7 +141,9 @@ def try_in_child(steps):
             try:
                 steps(say)
             except OSError as e:
-                os.write(w, f"{current[0]} {e.errno}".encode())
+                os.write(w, f"{current[0]}\t{e.errno}\t{os.strerror(e.errno)}".encode())
+            except Exception as e:
+                os.write(w, f"{current[0]}\t0\t{e.__class__.__name__}: {e}".encode())
         finally:
             os._exit(0)
     os.close(w)
@@ -154,5 +157,5 @@ def try_in_child(steps):
     os.waitpid(pid, 0)
     if not said:
         return None
-    step, number = said.decode(errors="replace").rsplit(" ", 1)
-    return step, OSError(int(number), os.strerror(int(number)))
+    step, number, text = said.decode(errors="replace").split("\t", 2)
+    return step, OSError(int(number), text)

@@ -2,6 +2,9 @@
 # tests/run provides (ANSIBLE_VENV, tests/ansible-venv), the collection's
 # sources (UNC_ANSIBLE), building and installing the collection.
 
+# This file's directory, which holds the tests' callback plugin.
+ANSIBLE_HELPERS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 # require_ansible: skip (fail under CI) without the Ansible tests/run makes.
 require_ansible() {
     local why=${UNC_ANSIBLE_MISSING:-}
@@ -43,6 +46,6 @@ ansible_env() {
     export ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_RETRY_FILES_ENABLED=False
     export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_DEPRECATION_WARNINGS=False
     export ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
-    export ANSIBLE_CALLBACK_PLUGINS=$BATS_TEST_DIRNAME/ansible_callback
+    export ANSIBLE_CALLBACK_PLUGINS=$ANSIBLE_HELPERS_DIR/ansible_callback
     export ANSIBLE_STDOUT_CALLBACK=unc_results
 }

@@ -296,6 +296,9 @@ PY
     run -125 --separate-stderr "$UNC" check --bogus
     [ -z "$output" ]
     assert_equal "$stderr" "unc: unc check takes no option '--bogus'; see 'unc --help'"
+    # 125 is unc's own failure, such as a closed stdout.
+    run -125 --separate-stderr bash -c '"$0" check --json >&-' "$UNC"
+    assert_equal "$stderr" "unc: cannot write to stdout: it is closed"
 }
 
 @test "unc check takes well under a second" {

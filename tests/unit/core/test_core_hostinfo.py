@@ -80,6 +80,12 @@ def test_try_in_child_reports_the_refused_step():
     assert (step, err.errno, err.strerror) == ("second", errno.EPERM, os.strerror(errno.EPERM))
     assert hostinfo.try_in_child(lambda say: say("fine")) is None
 
+    def buggy(say):
+        say("third")
+        raise KeyError("x")
+    step, err = hostinfo.try_in_child(buggy)
+    assert (step, err.errno, err.strerror) == ("third", 0, "KeyError: 'x'")
+
 
 def test_try_in_child_changes_nothing_here():
     before = os.getcwd()
