@@ -2,7 +2,8 @@
 
 A stage is a module in this package: a lesson (its docstring) and the few
 calls that are its step. The machinery it needs lives beneath it, in
-packages named for what they hold (mounts/, network/). The core (core/run.py)
+packages named for what they hold (mounts/, network/, identity/, images/).
+The core (core/run.py)
 runs the selected stages in ORDER through the protocol below and knows
 nothing else of them.
 
