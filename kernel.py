@@ -199,3 +199,15 @@ def prctl(option, arg2=0, arg3=0, arg4=0, arg5=0):
 def sethostname(name):
     data = name.encode()
     _check(_libc.sethostname(data, len(data)), "sethostname")
+
+
+def sysctl(name):
+    """The kernel setting `name` (sysctl(8)'s dotted name, or its path below
+    /proc/sys) as text, or None where this kernel has no such setting
+    (unprivileged_userns_clone is Debian's, apparmor_restrict_unprivileged_userns
+    Ubuntu's)."""
+    try:
+        with open("/proc/sys/" + name.replace(".", "/")) as f:
+            return f.read().strip()
+    except OSError:
+        return None

@@ -255,10 +255,15 @@ def floor(tools, out_dir, runs, warmup):
     py = shutil.which("python3")
     if py:
         commands["python3 -S -I -c 'import ctypes'"] = [py, "-S", "-I", "-c", "import ctypes"]
-    path = os.path.join(out_dir, "hf-floor.json")
+    log(f"start without a container ({len(commands)} commands x {runs} runs)")
+    return hyperfine(commands, os.path.join(out_dir, "hf-floor.json"), runs, warmup)
+
+
+def hyperfine(commands, path, runs, warmup):
+    """{name: median, min and max in ms} of one hyperfine invocation over
+    `commands` ({name: argv}), so the figures share the machine's state."""
     argv = [HYPERFINE, "-N", "--style", "none", "--warmup", str(warmup), "--runs", str(runs),
             "--export-json", path, *map(shlex.join, commands.values())]
-    log(f"start without a container ({len(commands)} commands x {runs} runs)")
     res = subprocess.run(argv, capture_output=True, text=True)
     if res.returncode != 0:
         return {"error": (res.stderr.strip().splitlines() or ["?"])[-1]}
@@ -332,20 +337,10 @@ def map_auto(work, out_dir, runs, warmup):
                                                     "/bin/true"],
                 "unc --stage=mount --map-auto": [unc, "--stage=mount", "--map-auto", "--rootfs",
                                                  os.path.join(work, "rootfs"), "/bin/true"]}
-    path = os.path.join(out_dir, "hf-map-auto.json")
-    argv = [HYPERFINE, "-N", "--style", "none", "--warmup", str(warmup), "--runs", str(runs),
-            "--export-json", path, *map(shlex.join, commands.values())]
     log(f"--map-auto ({len(commands)} commands x {runs} runs)")
-    res = subprocess.run(argv, capture_output=True, text=True)
-    if res.returncode != 0:
-        return {"error": (res.stderr.strip().splitlines() or ["?"])[-1]}
-    with open(path) as f:
-        found = json.load(f)["results"]
-    result = {}
-    for name, entry in zip(commands, found):
-        ms = [v * 1000 for v in entry["times"]]
-        result[name] = {"command": entry["command"], "median": statistics.median(ms),
-                        "min": min(ms), "max": max(ms)}
+    result = hyperfine(commands, os.path.join(out_dir, "hf-map-auto.json"), runs, warmup)
+    if "error" in result:
+        return result
     pair = helper_pair(ranges, runs)
     result["newuidmap + newgidmap"] = {"command": "both helpers for a waiting process",
                                        "median": statistics.median(pair),

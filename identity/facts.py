@@ -16,21 +16,12 @@ docs/check.md:
 
 import os
 
+from kernel import sysctl
+
 # What refuses user namespaces, as the stage's sentences name it.
 SETTINGS = ("user.max_user_namespaces", "kernel.unprivileged_userns_clone",
             "kernel.apparmor_restrict_unprivileged_userns", "seccomp")
 SYSCTLS = SETTINGS[:3]
-
-
-def sysctl(name):
-    """The value of sysctl `name` (dotted) as text, or None where this
-    kernel has no such setting (unprivileged_userns_clone is Debian's,
-    apparmor_restrict_unprivileged_userns Ubuntu's)."""
-    try:
-        with open("/proc/sys/" + name.replace(".", "/")) as f:
-            return f.read().strip()
-    except OSError:
-        return None
 
 
 def probe():

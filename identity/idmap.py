@@ -22,6 +22,7 @@ import errno
 import os
 
 from core import Fail
+from kernel import sysctl as _sysctl
 
 HELPERS = {"uid": "newuidmap", "gid": "newgidmap"}
 HELPER_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
@@ -175,14 +176,6 @@ def unmapped_outside(idmap, own_map=None):
     missing = [f"{e.outer}-{e.outer + e.count - 1}" if e.count > 1 else str(e.outer)
                for e in idmap.extents if not granted(ranges, e.outer, e.count)]
     return ", ".join(missing)
-
-
-def _sysctl(name):
-    try:
-        with open(f"/proc/sys/{name}") as f:
-            return f.read().strip()
-    except OSError:
-        return None
 
 
 def why_write_failed():

@@ -69,6 +69,7 @@ import os
 
 from core import Fail
 from kernel import CLONE_NEWPID, CLONE_NEWUSER
+from kernel import sysctl as _sysctl
 
 NAME = "user_pid"
 SUMMARY = "run as root and PID 1 in new user and PID namespaces"
@@ -193,14 +194,6 @@ def _why_maps_fail():
                 "(sysctl kernel.apparmor_restrict_unprivileged_userns=1); "
                 "set it to 0 or give unc an AppArmor profile that allows userns")
     return "the kernel refused the id map; check that unc is not setuid or setgid"
-
-
-def _sysctl(name):
-    try:
-        with open(f"/proc/sys/{name}") as f:
-            return f.read().strip()
-    except OSError:
-        return None
 
 
 def unshare_refused(err):
