@@ -114,6 +114,22 @@ def unc_stages(argv):
     return [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
 
 
+def import_image(unc, rootfs, scratch, notes, name="unc-bench-busybox"):
+    """`unc import` of a tarball of `rootfs` into the measuring user's store;
+    the image's name, or None (with a note) when this build has no images."""
+    import tarfile
+    archive = os.path.join(scratch, "rootfs.tar")
+    with tarfile.open(archive, "w") as tar:
+        tar.add(rootfs, arcname=".")
+    subprocess.run([unc, "rmi", name], capture_output=True)   # an earlier run's
+    res = subprocess.run([unc, "import", archive, name], capture_output=True, text=True)
+    os.unlink(archive)
+    if res.returncode != 0:
+        notes.append(f"unc --image not measured: unc import failed: {res.stderr.strip()}")
+        return None
+    return name
+
+
 def make_tools(work, scratch, notes):
     rootfs = os.path.join(work, "rootfs")
     state = os.path.join(scratch, "oci-state")
@@ -140,6 +156,14 @@ def make_tools(work, scratch, notes):
         Tool("python3 unc.py", unc_commands([py, src], "python3 unc.py")),
         Tool("python3 -S -I unc.py", unc_commands([py, "-S", "-I", src], "python3 -S -I unc.py")),
     ]
+    # The same busybox root as an image of the user's store (issue 13): its
+    # layer on overlayfs with a fresh upper per run, against --rootfs.
+    image = import_image(os.path.join(work, "unc"), rootfs, scratch, notes)
+    if image:
+        tools.insert(1, Tool("unc --image", {
+            stage: [os.path.join(work, "unc"), f"--stage={stage}", f"--image={image}",
+                    "--map-root-user", *(["--net=none"] if stage == "net" else []), "{cmd}"]
+            for stage in ("mount", "net")}))
     # Another build to compare with in the same run (bench/run --baseline).
     baseline = os.path.join(work, "unc-baseline")
     if os.path.exists(baseline):

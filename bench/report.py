@@ -117,6 +117,22 @@ def first_start_rows(r):
     return out
 
 
+def image_rows(lat):
+    """An image run (issue 13): the same root as an image of the store, on
+    overlayfs with a fresh upper per run, against --rootfs; target <= 1.2x."""
+    rows = [(stage, median_of(lat, stage, "unc --image"), median_of(lat, stage, "unc"))
+            for stage in ("mount", "net")]
+    rows = [(stage, image, plain) for stage, image, plain in rows if image and plain]
+    if not rows:
+        return []
+    out = ["## --image against --rootfs (issue 13, same run)", "",
+           "| stage | --image ms | --rootfs ms | ratio | <= 1.2x |", "|---|---:|---:|---:|---|"]
+    for stage, image, plain in rows:
+        out.append(f"| {stage} | {image:.1f} | {plain:.1f} | {image / plain:.2f}x | "
+                   f"{'yes' if image / plain <= 1.2 else '**no**'} |")
+    return out + [""]
+
+
 def map_auto_rows(m):
     """--map-auto (issue 12): its start against the plain one, and the two
     helper executions it adds."""
@@ -166,6 +182,7 @@ def markdown(r):
     out += baseline_rows(lat)
     out += first_start_rows(r)
     out += map_auto_rows(r.get("map_auto"))
+    out += image_rows(lat)
 
     out += ["## Start latency", "",
             f"Wall time to start `/bin/true` in a container, in ms: median, min and max of "
