@@ -739,7 +739,7 @@ static const char *caller_library_path;
  * restarted self and goes on: one exec and one loading of its libraries
  * less, about 1 ms. Should any of it not match, it resets them and restarts
  * as before: slower, never different. unc removes them all again for the
- * programs it starts (frozen.py).
+ * programs it starts (core/execvp.py, clean_environ).
  */
 static void as_restarted_bootloader(const char *exe)
 {
