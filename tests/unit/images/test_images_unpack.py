@@ -13,7 +13,7 @@ from core import Fail
 from images import unpack
 from images.registry import parse_ref
 from images.store import alive, escape, normalize, unescape
-from stages.mount import _overlay_unprivileged
+from images.run import overlay_unprivileged as _overlay_unprivileged
 
 
 def archive(*entries):
