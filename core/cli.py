@@ -46,7 +46,7 @@ Options:
   -u USER[:GROUP], --user=USER[:GROUP]
                        Run COMMAND as USER (a name in the container's
                        /etc/passwd, or a number) and GROUP (default: the
-                       user's); needs the ids mapped (--map-auto).
+                       user's); ids other than root need --map-auto.
   -e NAME[=VALUE], --env=NAME[=VALUE]
                        Set NAME in COMMAND's environment; NAME alone takes
                        your value, or unsets it if you have none (repeatable).
