@@ -26,6 +26,7 @@ runc of the same run.
 import json
 import os
 import select
+import signal
 import statistics
 import subprocess
 import sys
@@ -63,16 +64,26 @@ def make_bundle(work, rootfs, runc):
     return bundle
 
 
-def spawn(argv, err):
+def spawn(argv, err, timeout=30):
     """Run argv with stdin and stdout on /dev/null, stderr into `err`;
     its exit status. The container created inherits these: no pipe that
-    anyone has to drain."""
+    anyone has to drain. A step that takes more than `timeout` seconds is
+    killed and fails the cycle: a hung runtime must not hang the bench."""
     err.seek(0)
     err.truncate()
     pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
         (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+    fd = os.pidfd_open(pid)
+    try:
+        if not select.select([fd], [], [], timeout)[0]:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise Failed(f"`{argv[3] if len(argv) > 3 else argv[0]}` still ran after "
+                         f"{timeout} s (killed)")
+    finally:
+        os.close(fd)
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
@@ -115,7 +126,10 @@ def cycle(runtime, state, bundle, ident, err):
         times.append(time.perf_counter() - start)
         step(["delete", ident])
     except Failed:
-        spawn(base + ["delete", "--force", ident], err)
+        try:
+            spawn(base + ["delete", "--force", ident], err)
+        except Failed:
+            pass                        # the first failure is the one to tell
         raise
     finally:
         if os.path.exists(pid_file):
