@@ -103,27 +103,34 @@ def wait_gone(pid_file):
         os.close(fd)
 
 
-def cycle(runtime, state, bundle, ident, err):
-    """One create, start, wait, delete; the seconds of each step."""
+def cycle(runtime, state, bundle, ident, err, said):
+    """One create, start, wait, delete; the seconds of each step. The
+    container inherits create's stderr, `said`: `true` writes nothing, so
+    anything there is the runtime failing to start it (a `start` that
+    exits 0 and a process that never ran must not count as a cycle)."""
     base = [runtime, "--root", state]
     pid_file = os.path.join(state, f"{ident}.pid")
     times = []
 
-    def step(argv):
+    def step(argv, stderr=err):
         start = time.perf_counter()
-        if spawn(base + argv, err):
-            err.seek(0)
-            message = err.read().decode(errors="replace").strip().splitlines()
+        if spawn(base + argv, stderr):
+            stderr.seek(0)
+            message = stderr.read().decode(errors="replace").strip().splitlines()
             raise Failed(f"`{' '.join(argv[:1])}` failed: "
                          f"{message[-1] if message else 'no message'}")
         times.append(time.perf_counter() - start)
 
-    step(["create", "--bundle", bundle, "--pid-file", pid_file, ident])
+    step(["create", "--bundle", bundle, "--pid-file", pid_file, ident], said)
     try:
         step(["start", ident])
         start = time.perf_counter()
         wait_gone(pid_file)
         times.append(time.perf_counter() - start)
+        said.seek(0)
+        message = said.read().decode(errors="replace").strip().splitlines()
+        if message:
+            raise Failed(f"the container's `true` did not run: {message[-1]}")
         step(["delete", ident])
     except Failed:
         try:
@@ -148,6 +155,7 @@ def version(runtime):
 def measure(work, rootfs, runtimes, runs, rounds):
     bundle = make_bundle(work, rootfs, runtimes.get("runc", "runc"))
     err = open(os.path.join(work, "stderr"), "w+b")
+    said = open(os.path.join(work, "stderr-container"), "w+b")
     with open("/proc/loadavg") as f:
         load_before = f.read().split()[:3]
     result = {"meta": {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -161,7 +169,7 @@ def measure(work, rootfs, runtimes, runs, rounds):
         os.makedirs(state, exist_ok=True)
         try:
             for n in range(2):                                  # probe, warm-up
-                cycle(path, state, bundle, f"warm-{n}", err)
+                cycle(path, state, bundle, f"warm-{n}", err, said)
         except Failed as e:
             why = str(e)
             if "create: command not found" in why:     # unc's answer to an unknown command
@@ -177,7 +185,7 @@ def measure(work, rootfs, runtimes, runs, rounds):
         for name, (path, state) in list(live.items()):
             try:
                 for n in range(per_round):
-                    samples[name].append(cycle(path, state, bundle, f"b{r}-{n}", err))
+                    samples[name].append(cycle(path, state, bundle, f"b{r}-{n}", err, said))
             except Failed as e:
                 result["notes"].append(f"{name}: stopped in round {r + 1}, {e}")
                 del live[name]
