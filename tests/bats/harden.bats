@@ -201,7 +201,8 @@ JSON
     for step in "prctl(PR_SET_DUMPABLE, 0)" "prctl(PR_CAPBSET_DROP) but CAP_CHOWN" \
                 "capset(effective=permitted=14 capabilities, inheritable=0); ambient cleared" \
                 "prctl(PR_SET_NO_NEW_PRIVS, 1)" "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)" \
-                "seccomp(SECCOMP_SET_MODE_FILTER, " "mask /proc/keys" "read-only binds of /proc/bus"; do
+                "seccomp(SECCOMP_SET_MODE_FILTER, " "mask "; do
         [[ "$stderr" == *"+ $step"* ]] || { echo "no trace of: $step"; false; }
     done
+    [[ "$stderr" == *"+ mask "*"/proc/keys"*"read-only binds of "*"/proc/sys"* ]]
 }
