@@ -206,3 +206,13 @@ JSON
     done
     [[ "$stderr" == *"+ mask "*"/proc/keys"*"read-only binds of "*"/proc/sys"* ]]
 }
+
+@test "unc inside a default container is refused and says to use --privileged outside (125)" {
+    cp -a "$ROOTFS" "$SCRATCH/rootfs"
+    run -125 --separate-stderr "$UNC" -e UNC_CACHE_DIR=/tmp/unc -v "$UNC:/bin/unc:ro" \
+        --rootfs "$SCRATCH/rootfs" /bin/unc true
+    [[ "$stderr" == "unc: cannot create the container's namespaces: unshare: Operation not permitted;"*"inside unc, start the outer container with --privileged)" ]]
+    run -0 "$UNC" --privileged -e UNC_CACHE_DIR=/tmp/unc -v "$UNC:/bin/unc:ro" \
+        --rootfs "$SCRATCH/rootfs" /bin/unc sh -c 'echo $$'
+    assert_output "1"
+}
