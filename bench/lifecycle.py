@@ -4,7 +4,7 @@ wait for the container to stop, delete (issue 15). Run by bench/lifecycle,
 once as the unprivileged user and once as root; standard library only.
 
     lifecycle.py measure WORK ROOTFS NAME=PATH... [--runs N] [--rounds R]
-    lifecycle.py report ROOTLESS.json ROOT.json > SECTION.md
+    lifecycle.py report [--unc-build TEXT] ROOTLESS.json ROOT.json > SECTION.md
 
 `measure` writes WORK/result.json. It makes a bundle in WORK (the busybox
 root ROOTFS and the config.json that `runc spec` makes, `--rootless`
@@ -212,6 +212,9 @@ def measure(work, rootfs, runtimes, runs, rounds):
 
 
 def report(paths):
+    build = None
+    if paths[:1] == ["--unc-build"]:
+        build, paths = paths[1], paths[2:]
     parts = [json.load(open(p)) for p in paths]
     print("## OCI lifecycle: create + start + delete of a bundle (issue 15, bench/lifecycle)")
     print()
@@ -226,6 +229,8 @@ def report(paths):
           "hybrid layout). Medians in ms; ratios divide the cycle's median by the peer's "
           "of the same run (lower is faster).")
     print()
+    if build:
+        print(f"- unc: {build}")
     for part in parts:
         meta = part["meta"]
         who = "root" if meta["uid"] == 0 else f"uid {meta['uid']}, rootless"
@@ -234,6 +239,12 @@ def report(paths):
               f"per runtime in {meta['rounds']} rounds; load average before "
               f"{' '.join(meta['load_before'])}, after {' '.join(meta['load_after'])}; "
               f"{versions}")
+    busy = [p["meta"]["load_before"][0] for p in parts if float(p["meta"]["load_before"][0]) >= 1]
+    if busy:
+        print()
+        print(f"**The machine was not quiet** (load average {', '.join(busy)} before a "
+              "measure, from other work on its 2 CPUs): the milliseconds are inflated "
+              "and noisy; the ratios of the same run are what carries over.")
     print()
     print("| as | runtime | cycle median | min | max | create | start | wait | delete "
           "| x crun | x runc |")
