@@ -82,6 +82,11 @@ ST_LOCKED = [
 
 # <linux/prctl.h>
 PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
@@ -99,7 +104,7 @@ RESOLVE_IN_ROOT = 0x10
 # before 2.36) are made with syscall(2). Their numbers come from the table
 # that every architecture shares for calls added since Linux 5.1 (alpha,
 # ia64 and mips aside), so no per-architecture table is needed.
-_NR_UNIFIED = {"openat2": 437, "mount_setattr": 442}
+_NR_UNIFIED = {"pidfd_open": 434, "openat2": 437, "mount_setattr": 442}
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
@@ -111,6 +116,7 @@ _libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
 _libc.sethostname.argtypes = (ctypes.c_char_p, ctypes.c_size_t)
 _libc.pivot_root.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
 _libc.syscall.restype = ctypes.c_long
+_libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
 
 
 def _check(result, name, path=None):
@@ -194,6 +200,35 @@ def locked_flags(path):
 
 def prctl(option, arg2=0, arg3=0, arg4=0, arg5=0):
     return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), "prctl")
+
+
+def setns(fd, nstype=0):
+    _check(_libc.setns(fd, nstype), "setns")
+
+
+def pidfd_open(pid):
+    """A pidfd for `pid` (Linux 5.3): setns(2) takes one since Linux 5.8
+    to enter several of its namespaces at once."""
+    return _check(_glibc_or_syscall("pidfd_open", ctypes.c_int(pid), ctypes.c_uint(0)),
+                  "pidfd_open")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def capset(effective, permitted, inheritable):
+    """Set this thread's capability sets (64-bit masks); version 3 of the
+    ABI takes each mask as two 32-bit halves."""
+    header = _CapHeader(0x20080522, 0)
+    data = (_CapData * 2)(*[_CapData((effective >> s) & 0xffffffff, (permitted >> s) & 0xffffffff,
+                                     (inheritable >> s) & 0xffffffff) for s in (0, 32)])
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
 
 
 def sethostname(name):

@@ -246,12 +246,21 @@ def keep_std_fds():
 # Subcommands of images/cli.py, read before docopt: their options are theirs.
 IMAGE_COMMANDS = ("import", "pull", "images", "rmi")
 
+# The first words of the OCI runtime's command line (oci/cli.py, wants()):
+# runc's global options and verbs, as Podman and conmon call unc.
+OCI_WORDS = ("create", "start", "state", "delete", "list", "features", "kill", "exec",
+             "--root", "--log", "--log-format", "--systemd-cgroup", "--rootless", "--debug")
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     # First of all: any file unc opens would otherwise take a closed 0, 1 or 2.
     closed = keep_std_fds()
     debug = "--debug" in argv
     try:
+        if argv and argv[0] in OCI_WORDS:
+            from oci import cli as oci_cli
+            if oci_cli.wants(argv):
+                return oci_cli.main(argv, closed)
         if argv and argv[0] in IMAGE_COMMANDS:
             from images import cli as images_cli
             return images_cli.main(argv, closed)

@@ -16,6 +16,13 @@ Processes, as the host sees them:
 unc stays outside every namespace so that it can write the id maps of the
 container from outside (as newuidmap does), start helpers such as slirp4netns
 on the host, forward signals, and clean up.
+
+A detached run (run.detached set: the OCI runtime's `create`, oci/) leaves
+earlier: the unsharer first joins the namespaces the run names
+(run.detached.join), and once every stage's setup is done PID 1 hands over
+to run.detached.start instead of executing COMMAND; unc returns as soon as
+PID 1 says it is set up, leaving it alive, with no parent-death signal, for
+the nearest subreaper above unc (conmon) to adopt.
 """
 
 import os
@@ -53,6 +60,7 @@ class Run:
         "signaled",    # PID 1 died from a signal
         "reaped",      # unc has collected PID 1's exit status
         "status",      # --json-status-fd's writer (core/status.py), or None
+        "detached",    # a detached run's hand-over (oci/), or None
     )
 
     def __init__(self, opts, stages, closed=()):
@@ -74,6 +82,7 @@ class Run:
         self.signaled = False
         self.reaped = False
         self.status = None
+        self.detached = None
 
     def trace(self, message):
         if self.tracing:
@@ -123,7 +132,7 @@ def start(run):
     report_r, report_w = os.pipe()   # unsharer and PID 1 -> unc
     go_r, go_w = os.pipe()           # unc -> PID 1: "the host side is ready"
     run.ignored = signals.ignored_signals()
-    if os.isatty(0):
+    if os.isatty(0) and not run.detached:
         from core import terminal
         run.tty, run.modes = terminal.foreground()
 
@@ -149,7 +158,7 @@ def start(run):
         raise Fail(text or "the unsharer died", int(status or FAILED))
     run.pid = int(message.split()[1])
 
-    installed = signals.forward_signals(run)
+    installed = signals.forward_signals(run) if not run.detached else []
     done = []
     problem = None
     try:
@@ -164,6 +173,10 @@ def start(run):
             for stage in run.stages:
                 reported.update(run.hook(stage, "status") or {})
             run.status.running(run.pid, run.stages[-1].NAME, reported)
+        if run.detached and not problem:
+            # PID 1 is set up and waits for its start: it outlives unc.
+            done = []
+            return 0
         status = _wait(run)
     except BaseException:
         signals.kill(run.pid)
@@ -243,6 +256,8 @@ def _unsharer(run, report_w, go_r):
     try:
         # Dies with unc; nothing setuid runs in this process afterwards.
         kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if run.detached:
+            run.detached.join(run)
         run.trace(f"unshare({kernel.flag_names(run.flags, kernel.CLONE_NAMES)})")
         try:
             kernel.unshare(run.flags)
@@ -281,12 +296,20 @@ def _pid1(run, report_w, go_r):
         # A process group of its own: a signal to the caller's group (timeout,
         # a shell's `kill 0`) then reaches the container only through unc,
         # which passes it to PID 1 or ends the container, never half of it.
-        os.setpgid(0, 0)
+        if run.detached:
+            os.setsid()     # a session of its own: it may get a controlling terminal
+        else:
+            os.setpgid(0, 0)
         if os.read(go_r, 1) != b"g":
             os._exit(FAILED)                    # unc gave up before the start
-        _die_with_unc(go_r)
+        if run.detached:
+            os.close(go_r)                      # it outlives unc: no death signal
+        else:
+            _die_with_unc(go_r)
         for stage in run.stages:
             run.hook(stage, "container_setup")
+        if run.detached:
+            run.detached.start(run, report_w)   # never returns
         env = execvp.start(run, run.process)
         # The default command: the SHELL the command gets, else the caller's,
         # which execute() replaces with /bin/sh, saying why under --trace.

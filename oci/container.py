@@ -1,0 +1,178 @@
+"""A bundle's container as a stage of core/run.py, and its PID 1's wait
+for `start`.
+
+Used by cli.py's create, which runs core/run.py's start() with [Stage] as
+the stages and a Detached as run.detached. The stage does, at the
+protocol's hooks (stages/__init__.py), what unc's own stages do for their
+options, from config.json instead:
+    prepare          the namespaces to create (run.flags) and the mount plan
+                     (run.plan): the bundle's root, then config.json's
+                     mounts (oci/mounts.py), devices, sysctl, masked and
+                     read-only paths, the pivot;
+    host_setup       the id maps of a new user namespace, written from
+                     outside (identity/idmap.py: newuidmap for an
+                     unprivileged user's ranges); then the createRuntime
+                     and prestart hooks;
+    container_setup  the hostname, lo up in a new network namespace, the
+                     plan.
+Detached.join runs in the unsharer before unshare(2): setns(2) into the
+namespaces config.json names by path (a user namespace first, as it owns
+the others). Detached.start runs in PID 1 once the root is the
+container's: the program is found (a missing one fails `create`, as with
+runc), the console is handed over, unc is released (create returns),
+then PID 1 blocks opening exec.fifo for writing until `start` opens it
+for reading (a FIFO's open blocks until both ends are open, fifo(7)); it
+then applies the process (oci/process.py) and executes it.
+"""
+
+import os
+
+from core import Fail
+from kernel import CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWUTS
+from mounts.plan import BindRoot, Chdir, MakePrivate, PivotRoot, Plan, ReadOnly, Staging
+from oci import mounts, process
+
+
+class Stage:
+    """The bundle's container: its hooks, in the protocol's shape."""
+
+    NAME = "oci"
+    SUMMARY = "a container from an OCI bundle"
+
+    def __init__(self, spec, state):
+        self.spec, self.state = spec, state
+
+    def prepare(self, run, me):
+        spec = self.spec
+        run.flags = spec.flags
+        plan = Plan()
+        plan.add(MakePrivate())
+        plan.add(Staging())
+        plan.add(BindRoot(spec.rootfs))
+        dests = set()
+        for mount in spec.mounts:
+            plan.add(mounts.OciMount(mount, spec.bundle))
+            dests.add(os.path.normpath(mount["destination"]))
+        for path in mounts.DEVICES:
+            if path not in dests:
+                plan.add(mounts.Device(path, required=False))
+        for path in spec.devices:
+            if path not in dests and path not in mounts.DEVICES:
+                plan.add(mounts.Device(path))
+        for link, dest in mounts.DEV_LINKS:
+            plan.add(mounts.Link(link, dest))
+        if "/dev/pts" in dests:
+            plan.add(mounts.Link("pts/ptmx", "/dev/ptmx"))
+        for name, value in spec.sysctl.items():
+            plan.add(mounts.Sysctl(name, value))
+        for path in spec.masked:
+            plan.add(mounts.Masked(path))
+        for path in spec.readonly_paths:
+            plan.add(mounts.ReadOnlyPath(path))
+        if spec.readonly:
+            plan.enter.append(ReadOnly("/", recursive=False))
+        plan.enter.append(PivotRoot())
+        if spec.propagation:
+            plan.enter.append(mounts.Propagation(spec.propagation))
+        plan.enter.append(Chdir("/"))
+        run.plan = plan
+        if spec.flags & CLONE_NEWUSER:
+            me_maps = plan_maps(spec)
+            self.maps = me_maps
+        if spec.flags & CLONE_NEWNET:
+            from stages.net import loopback_up  # noqa: F401  (imported on the host)
+
+    def host_setup(self, run, me):
+        if self.spec.flags & CLONE_NEWUSER:
+            from identity import idmap
+            idmap.write_maps(run.pid, trace=run.trace, **self.maps)
+        from oci import hooks
+        state = dict(self.state.state_of(run.pid, "creating"))
+        hooks.run_all(self.spec.hooks, ("prestart", "createRuntime"), state, run.trace)
+
+    def container_setup(self, run, me):
+        spec = self.spec
+        if spec.hostname is not None:
+            if not (spec.flags & CLONE_NEWUTS or any(k == "uts" for k, _, _ in spec.join)):
+                raise Fail("config.json: hostname needs a UTS namespace (linux.namespaces "
+                           "type uts)")
+            from kernel import sethostname
+            run.trace(f'sethostname("{spec.hostname}")')
+            sethostname(spec.hostname)
+        if spec.flags & CLONE_NEWNET:
+            from stages.net import loopback_up
+            loopback_up(run)
+        run.plan.execute(run)
+
+
+def plan_maps(spec):
+    """The id maps of a new user namespace, planned as unc's own
+    --map-users/--map-groups (identity/subids.py): written directly by a
+    privileged caller, through newuidmap/newgidmap otherwise."""
+    import pwd
+    import sys
+
+    from core.execvp import clean_environ
+    from identity import idmap, subids
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = None
+    privileged = os.geteuid() == 0
+    maps = [subids.plan(kind, own, user, privileged=privileged, specs=specs)
+            for kind, own, specs in (("uid", os.getuid(), spec.uid_mappings),
+                                     ("gid", os.getgid(), spec.gid_mappings))]
+    env = clean_environ(os.environ, getattr(sys, "frozen", False))
+    return {"uid_map": maps[0], "gid_map": maps[1], "env": env,
+            "helpers": idmap.require_helpers(*maps, env=env)}
+
+
+class Detached:
+    """What differs in a created container's start (core/run.py)."""
+
+    def __init__(self, spec, fifo, console=None, held=()):
+        self.spec = spec
+        self.held = held                  # unc's fds that PID 1 must not keep (the lock)
+        self.console = console            # the connected console socket, or None
+        self.joined = []
+        for kind, flag, path in sorted(spec.join, key=lambda j: j[0] != "user"):
+            try:
+                self.joined.append((kind, flag, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+            except OSError as e:
+                raise Fail(f"config.json: cannot open the {kind} namespace {path}: "
+                           f"{e.strerror}") from None
+        # Opened now, while the host's tree is in view; PID 1 reopens it
+        # for writing through /proc/self/fd once its root has changed.
+        self.fifo = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+
+    def join(self, run):
+        import kernel
+        for kind, flag, fd in self.joined:
+            run.trace(f"setns({kind} namespace)")
+            try:
+                kernel.setns(fd, flag)
+            except OSError as e:
+                raise Fail(f"cannot join the {kind} namespace of config.json: "
+                           f"{e.strerror}") from None
+            os.close(fd)
+
+    def start(self, run, report_w):
+        """In PID 1, the root changed: wait for `start`, then execute."""
+        spec = self.spec
+        for fd in self.held:
+            os.close(fd)                  # a flock lives as long as any copy of its fd
+        path = process.prepare(spec.process)
+        if self.console is not None:
+            from oci import console
+            console.hand_over(self.console, spec.process.get("consoleSize"))
+        os.close(report_w)                       # create returns now
+        fd = os.open(f"/proc/self/fd/{self.fifo}", os.O_WRONLY | os.O_CLOEXEC)
+        os.write(fd, b"0")
+        os.close(fd)
+        os.close(self.fifo)
+        try:
+            process.apply(spec.process, run.trace)
+        except (Fail, OSError) as e:
+            os.write(2, f"unc: cannot start the container's process: {e}\n".encode())
+            os._exit(125)
+        process.execute(spec.process, path, run.trace)

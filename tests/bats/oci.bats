@@ -1,0 +1,185 @@
+#!/usr/bin/env bats
+# unc as an OCI runtime (oci/): runc's command line on bundles the tests
+# write, as the unprivileged user (root/oci_root.bats: as root).
+
+load helpers
+load oci_helpers
+
+setup() { setup_oci; }
+teardown() { teardown_oci; }
+
+@test "create leaves PID 1 waiting; start runs the process; state follows; delete removes it" {
+    oci_bundle "$BUNDLE" '["sh", "-c", "echo pid $$; id -u; hostname"]'
+    oci_create c1 --pid-file "$SCRATCH/pid"
+    [ ! -s "$SCRATCH/c1.out" ] && [ ! -s "$SCRATCH/c1.err" ]
+    pid=$(cat "$SCRATCH/pid")
+    [ -d "/proc/$pid" ]
+    run -0 oci state c1
+    assert_output --partial '"status": "created"'
+    assert_output --partial "\"pid\": $pid,"
+    assert_output --partial "\"bundle\": \"$BUNDLE\""
+    assert_output --partial '"id": "c1"'
+    assert_output --partial '"ociVersion": "1.0.2"'
+    run -0 oci start c1
+    assert_output ""
+    oci_wait_stopped c1
+    assert_equal "$(cat "$SCRATCH/c1.out")" "$(printf 'pid 1\n0\nocibox')"
+    run -0 oci state c1
+    assert_output --partial '"pid": 0,'
+    run -0 oci delete c1
+    [ ! -e "$OCI_ROOT/c1" ]
+    run -125 --separate-stderr oci state c1
+    assert_equal "$stderr" "unc: container c1 does not exist"
+}
+
+@test "the state machine refuses as runc does: start twice, kill stopped, delete running" {
+    oci_bundle "$BUNDLE" '["sleep", "1000"]'
+    oci_create c2
+    oci start c2
+    [ "$(oci_status c2)" = running ]
+    run -125 --separate-stderr oci start c2
+    assert_equal "$stderr" "unc: cannot start an already running container"
+    run -125 --separate-stderr oci delete c2
+    assert_equal "$stderr" "unc: cannot delete container c2 that is not stopped: running"
+    run -0 oci kill c2 KILL
+    oci_wait_stopped c2
+    run -125 --separate-stderr oci kill c2 TERM
+    assert_equal "$stderr" "unc: container not running"
+    run -125 --separate-stderr oci start c2
+    assert_equal "$stderr" "unc: cannot start a container that has stopped"
+    run -0 oci delete c2
+}
+
+@test "create twice with one id fails; delete --force ends a running container" {
+    oci_bundle "$BUNDLE" '["sleep", "1000"]'
+    oci_create c3 --pid-file "$SCRATCH/pid"
+    run -125 --separate-stderr oci create --bundle "$BUNDLE" c3
+    assert_equal "$stderr" "unc: container with id exists: c3"
+    oci start c3
+    pid=$(cat "$SCRATCH/pid")
+    run -0 oci delete --force c3
+    [ ! -e "/proc/$pid" ] || grep -q '^State:.*Z' "/proc/$pid/status"
+    [ ! -e "$OCI_ROOT/c3" ]
+    run -0 oci delete --force c3          # gone already: as runc, nothing to do
+}
+
+@test "kill takes a signal by name or number, and --all reaches every process" {
+    oci_bundle "$BUNDLE" '["sh", "-c", "trap \"echo got USR1; exit 3\" USR1; echo ready; sleep 1000 & wait"]'
+    oci_create c4
+    oci start c4
+    for i in $(seq 500); do grep -q ready "$SCRATCH/c4.out" && break; sleep 0.01; done
+    oci kill c4 10
+    oci_wait_stopped c4
+    assert_equal "$(cat "$SCRATCH/c4.out")" "$(printf 'ready\ngot USR1')"
+    run -125 --separate-stderr oci kill c4 NOSUCH
+    assert_equal "$stderr" "unc: invalid signal 'NOSUCH': give a name (TERM, SIGKILL) or a number"
+    oci delete c4
+    oci_bundle "$BUNDLE" '["sh", "-c", "sleep 1000 & sleep 1000 & wait"]'
+    oci_create c5 --pid-file "$SCRATCH/pid"
+    oci start c5
+    pid=$(cat "$SCRATCH/pid")
+    ns=$(readlink "/proc/$pid/ns/pid")
+    run -0 oci kill --all c5 SIGKILL
+    oci_wait_stopped c5
+    for p in /proc/[0-9]*; do
+        [ "$(readlink "$p/ns/pid" 2>/dev/null)" != "$ns" ] || ! grep -q '^State:.*[RS]' "$p/status"
+    done
+}
+
+@test "a config field unc does not support fails create with one line, nothing left" {
+    oci_bundle "$BUNDLE" '["true"]' \
+        'c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}'
+    run -125 --separate-stderr oci create --bundle "$BUNDLE" c6
+    assert_equal "${#stderr_lines[@]}" 1
+    assert_regex "$stderr" '^unc: config.json: linux.seccomp is not supported'
+    [ ! -e "$OCI_ROOT/c6" ]
+    oci_bundle "$BUNDLE" '["true"]' 'c["linux"]["intelRdt"] = {"closID": "x"}'
+    run -125 --separate-stderr oci create --bundle "$BUNDLE" c6
+    assert_regex "$stderr" '^unc: config.json: linux.intelRdt is not supported'
+    oci_bundle "$BUNDLE" '["true"]' 'c["linux"]["resources"] = {"memory": {"limit": 1000000}}'
+    run -125 --separate-stderr oci create --bundle "$BUNDLE" c6
+    assert_regex "$stderr" '^unc: config.json: linux.resources.memory is not supported'
+    [ -z "$(ls "$OCI_ROOT")" ]
+}
+
+@test "a missing program fails create (127) and leaves no container or process" {
+    oci_bundle "$BUNDLE" '["nosuchprogram"]'
+    run -127 --separate-stderr oci create --bundle "$BUNDLE" c7
+    assert_equal "$stderr" "unc: nosuchprogram: executable file not found in the container's \$PATH"
+    [ ! -e "$OCI_ROOT/c7" ]
+    ! pgrep -u "$(id -u)" -f "create --bundle $BUNDLE" >/dev/null
+}
+
+@test "the process's exit status, user, env, cwd, rlimits and capabilities apply" {
+    oci_bundle "$BUNDLE" '["sh", "-c", "echo $FOO; pwd; ulimit -n; grep CapBnd /proc/self/status; exit 7"]' \
+        'c["process"]["env"].append("FOO=bar")' 'c["process"]["cwd"] = "/tmp"' \
+        'c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456}]' \
+        'c["process"]["capabilities"] = {k: ["CAP_CHOWN", "CAP_KILL"] for k in ("bounding", "effective", "permitted")}'
+    oci_create c8 --pid-file "$SCRATCH/pid"
+    run -0 oci start c8
+    oci_wait_stopped c8
+    assert_equal "$(cat "$SCRATCH/c8.out")" "$(printf 'bar\n/tmp\n123\nCapBnd:\t0000000000000021')"
+}
+
+@test "exec --process runs a process in the container's namespaces" {
+    oci_bundle "$BUNDLE" '["sleep", "1000"]'
+    oci_create c9 --pid-file "$SCRATCH/pid"
+    oci start c9
+    python3 -c 'import json; json.dump({"args": ["sh", "-c", "hostname; ps -o pid,comm | grep -c sleep; exit 4"], "cwd": "/", "env": ["PATH=/bin:/sbin"], "user": {"uid": 0, "gid": 0}}, open("'"$SCRATCH"'/process.json", "w"))'
+    run -4 oci exec --process "$SCRATCH/process.json" --pid-file "$SCRATCH/epid" c9
+    assert_output "$(printf 'ocibox\n1')"
+    [ -s "$SCRATCH/epid" ]
+    run -0 oci exec c9 sh -c 'tr "\0" " " < /proc/1/cmdline'
+    assert_output "sleep 1000 "
+    run -127 --separate-stderr oci exec c9 nosuch
+    assert_regex "$stderr" "^unc: nosuch: executable file not found"
+}
+
+@test "--console-socket: the pty master goes over the socket and the process has a terminal" {
+    oci_bundle "$BUNDLE" '["sh", "-c", "tty; read line; echo got $line"]' 'c["process"]["terminal"] = True'
+    run -125 --separate-stderr oci create --bundle "$BUNDLE" c10
+    assert_equal "$stderr" "unc: cannot allocate tty if unc will detach without setting console socket"
+    python3 "$BATS_TEST_DIRNAME/console_receiver.py" "$SCRATCH/console.sock" $'hello\n' \
+        > "$SCRATCH/console.out" 2> "$SCRATCH/console.err" &
+    receiver=$!
+    for i in $(seq 200); do [ -S "$SCRATCH/console.sock" ] && break; sleep 0.01; done
+    oci_create c10 --console-socket "$SCRATCH/console.sock"
+    run -0 oci start c10
+    wait "$receiver"
+    run cat "$SCRATCH/console.out"
+    assert_line --index 0 --regexp '^/dev/pts/[0-9]+'
+    assert_output --partial "got hello"
+    grep -q '^name: /dev/pts/' "$SCRATCH/console.err"
+}
+
+@test "hooks get the state JSON on stdin: createRuntime at create, poststart, poststop at delete" {
+    oci_bundle "$BUNDLE" '["true"]' \
+        'c["hooks"] = {k: [{"path": "/bin/sh", "args": ["sh", "-c", "cat > '"$SCRATCH"'/" + k]}] for k in ("createRuntime", "poststart", "poststop")}'
+    oci_create c11 --pid-file "$SCRATCH/pid"
+    run -0 cat "$SCRATCH/createRuntime"
+    assert_output --partial '"id": "c11"'
+    assert_output --partial "\"pid\": $(cat "$SCRATCH/pid")"
+    oci start c11
+    assert_regex "$(cat "$SCRATCH/poststart")" '"status": "running"'
+    oci_wait_stopped c11
+    [ ! -e "$SCRATCH/poststop" ]
+    oci delete c11
+    assert_regex "$(cat "$SCRATCH/poststop")" '"status": "stopped"'
+    oci_bundle "$BUNDLE" '["true"]' 'c["hooks"] = {"createRuntime": [{"path": "/bin/false"}]}'
+    run -125 --separate-stderr oci create --bundle "$BUNDLE" c12
+    assert_equal "$stderr" "unc: createRuntime hook /bin/false failed with status 1"
+    [ ! -e "$OCI_ROOT/c12" ]
+}
+
+@test "list and features answer as runc's" {
+    oci_bundle "$BUNDLE" '["sleep", "1000"]'
+    oci_create c13
+    run -0 oci list -q
+    assert_output "c13"
+    run -0 oci list --format json
+    assert_output --partial '"status": "created"'
+    run -0 oci features
+    assert_output --partial '"ociVersionMax": "1.0.2"'
+    run -0 "$UNC" --root "$OCI_ROOT" --version
+    assert_line --index 1 "spec: 1.0.2"
+}
