@@ -115,6 +115,13 @@ def container(opts, stages, closed=()):
         if run.status:
             run.status.ended(e.status, error=one_line(str(e)))
         raise
+    except Exception as e:
+        # unc's own bug: main() says so on stderr; the supervisor reading FD
+        # must still get an end object, or it waits for one forever.
+        if run.status:
+            run.status.ended(FAILED, error=one_line(
+                f"internal error: {e.__class__.__name__}: {e}"))
+        raise
     if run.status:
         run.status.ended(code, signaled=run.signaled)
     return run, code
