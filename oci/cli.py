@@ -226,6 +226,10 @@ def _create(container, spec, args, socket_path, debug):
     container.record["pid"] = run.pid
     container.record["starttime"] = seen[0] if seen else None
     container.save()
+    if spec.seccomp:
+        # For exec: its processes get the container's filter too.
+        with open(os.path.join(container.dir, "seccomp.bpf"), "wb") as f:
+            f.write(spec.seccomp)
     if args.get("--pid-file"):
         write_pid_file(args.get("--pid-file"), run.pid)
     return 0
@@ -362,16 +366,17 @@ def verb_list(root, argv, debug, closed):
 
 
 def verb_features(root, argv, debug, closed):
-    from oci import config, mounts, process
+    from oci import config, mounts
+    from security import caps
     features = {
         "ociVersionMin": "1.0.0", "ociVersionMax": SPEC_VERSION,
         "hooks": list(config.HOOKS),
         "mountOptions": sorted(set(mounts.FLAGS) | set(mounts.PROPAGATION) | {"bind", "rbind"}),
         "linux": {"namespaces": sorted(config.NAMESPACES),
-                  "capabilities": ["CAP_" + c for c in process.CAPABILITIES],
+                  "capabilities": caps.names(range(len(caps.NAMES))),
                   "cgroup": {"v1": False, "v2": False, "systemd": False,
                              "systemdUser": False},
-                  "seccomp": {"enabled": False},
+                  "seccomp": {"enabled": True},
                   "apparmor": {"enabled": False}, "selinux": {"enabled": False}},
         "annotations": {"org.opencontainers.runtime-spec.features.unc": "unc"},
     }

@@ -31,6 +31,7 @@ from core import Fail
 from kernel import CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWUTS
 from mounts.plan import BindRoot, Chdir, MakePrivate, PivotRoot, Plan, ReadOnly, Staging
 from oci import mounts, process
+from security import masks
 
 
 class Stage:
@@ -66,9 +67,9 @@ class Stage:
         for name, value in spec.sysctl.items():
             plan.add(mounts.Sysctl(name, value))
         for path in spec.masked:
-            plan.add(mounts.Masked(path))
+            plan.add(masks.Mask(path))
         for path in spec.readonly_paths:
-            plan.add(mounts.ReadOnlyPath(path))
+            plan.add(masks.ReadOnlyPath(path))
         if spec.readonly:
             plan.enter.append(ReadOnly("/", recursive=False))
         plan.enter.append(PivotRoot())
@@ -171,7 +172,7 @@ class Detached:
         os.close(fd)
         os.close(self.fifo)
         try:
-            process.apply(spec.process, run.trace)
+            process.apply(spec.process, run.trace, spec.seccomp)
         except (Fail, OSError) as e:
             os.write(2, f"unc: cannot start the container's process: {e}\n".encode())
             os._exit(125)

@@ -104,13 +104,18 @@ def run(container, args, command, debug):
         console = consoles.connect(socket_path)
     pid = container.record["pid"]
     kinds = differing(pid)
+    try:
+        with open(os.path.join(container.dir, "seccomp.bpf"), "rb") as f:
+            seccomp = f.read()
+    except FileNotFoundError:
+        seccomp = None
     trace = (lambda m: os.write(2, f"+ {m}\n".encode())) if debug else (lambda m: None)
     report_r, report_w = os.pipe2(os.O_CLOEXEC)
     if not detach:
         kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1)
     first = os.fork()
     if first == 0:
-        _child(pid, kinds, proc, console, report_w, trace)
+        _child(pid, kinds, proc, console, report_w, trace, seccomp)
     os.close(report_w)
     if console is not None:
         console.close()
@@ -137,7 +142,7 @@ def run(container, args, command, debug):
     return signals.exit_status(status)
 
 
-def _child(pid, kinds, proc, console, report_w, trace):
+def _child(pid, kinds, proc, console, report_w, trace, seccomp):
     """The first child: join, fork the process, report its pid, exit."""
     try:
         join(pid, kinds)
@@ -150,7 +155,7 @@ def _child(pid, kinds, proc, console, report_w, trace):
             from oci import console as consoles   # imported by run() on the host
             consoles.hand_over(console, proc.get("consoleSize"))
         path = processes.prepare(proc)
-        processes.apply(proc, trace)
+        processes.apply(proc, trace, seccomp)
         processes.execute(proc, path, trace)
     except Fail as e:
         report(report_w, e.status, str(e))

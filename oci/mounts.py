@@ -236,42 +236,6 @@ def if_present(ctx, path, action):
     return True
 
 
-class Masked(Op):
-    """maskedPaths: /dev/null over a file, an empty read-only tmpfs over a
-    directory; a path the container lacks needs nothing."""
-
-    def __init__(self, path):
-        self.dest = path
-        self.sources = ("/dev/null",)
-
-    def execute(self, ctx):
-        def mask(path):
-            if os.path.isdir(path):
-                kernel.mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
-            else:
-                kernel.mount(ctx.source("/dev/null"), path, None, MS_BIND)
-        if_present(ctx, self.dest, mask)
-
-    def describe(self):
-        return f"mask {self.dest}"
-
-
-class ReadOnlyPath(Op):
-    """readonlyPaths: the path bound onto itself, then read-only."""
-
-    def __init__(self, path):
-        self.dest = path
-
-    def execute(self, ctx):
-        if if_present(ctx, self.dest,
-                      lambda path: kernel.mount(path, path, None, MS_BIND | MS_REC)):
-            # Re-resolved: the path now leads to the new mount on top.
-            make_readonly(target(ctx, self.dest), recursive=True, trace=ctx.run.trace)
-
-    def describe(self):
-        return f"read-only {self.dest}"
-
-
 class Propagation(Op):
     """linux.rootfsPropagation, once the root is the container's."""
 

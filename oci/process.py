@@ -21,42 +21,18 @@ kernel rule behind it (capabilities(7)):
 
 import errno
 import os
-import resource
 
 import kernel
 from core import CANNOT_EXECUTE, NOT_FOUND, Fail
-
-CAPABILITIES = (
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
-    "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST",
-    "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO",
-    "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE",
-    "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM",
-    "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE")
-
-
-def cap_number(name):
-    name = str(name).upper()
-    name = name[4:] if name.startswith("CAP_") else name
-    return CAPABILITIES.index(name) if name in CAPABILITIES else None
+from security import caps as capabilities
+from security import limits
+from security import seccomp as filters
 
 
 def rlimit_number(name):
-    value = getattr(resource, str(name), None) if str(name).startswith("RLIMIT_") else None
-    return value if isinstance(value, int) else None
-
-
-def last_cap():
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return len(CAPABILITIES) - 1
-
-
-def mask(names):
-    return sum(1 << cap_number(n) for n in names or [])
+    """RLIMIT_NOFILE -> its number; None for a name unc does not know."""
+    name = str(name)
+    return limits.RESOURCES.get(name[7:].lower()) if name.startswith("RLIMIT_") else None
 
 
 def find(argv0, env):
@@ -83,22 +59,28 @@ def prepare(process, cwd_check=True):
     return find(process["args"][0], env)
 
 
-def apply(process, trace):
-    """Steps 1 to 6 above, in the container."""
-    for limit in process.get("rlimits") or []:
-        trace(f"setrlimit({limit['type']}, {limit['soft']}, {limit['hard']})")
-        resource.setrlimit(rlimit_number(limit["type"]), (limit["soft"], limit["hard"]))
+def apply(process, trace, seccomp=None):
+    """Steps 1 to 6 above, in the container; `seccomp`: a compiled filter
+    (security/seccomp.py) for the container, loaded last of all, or while
+    the capability to load it is still held when no_new_privs is off."""
+    try:
+        limits.apply_rlimits([(rlimit_number(r["type"]), r["soft"], r["hard"])
+                              for r in process.get("rlimits") or []], trace)
+    except Fail as e:
+        raise Fail(str(e).replace("--ulimit ", "process.rlimits ")) from None
     if process.get("oomScoreAdj") is not None:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(process["oomScoreAdj"]))
     caps = process.get("capabilities")
     if caps is not None:
         kernel.prctl(kernel.PR_SET_KEEPCAPS, 1)
-        keep = mask(caps.get("bounding"))
-        for number in range(last_cap() + 1):
-            if not keep & (1 << number):
-                kernel.prctl(kernel.PR_CAPBSET_DROP, number)
         trace(f"capability bounding set: {' '.join(caps.get('bounding') or []) or 'empty'}")
+        capabilities.apply(bounding=caps.get("bounding") or [])
+    if seccomp and not process.get("noNewPrivileges"):
+        # Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a
+        # filter, which the sets below may drop: loaded now, as runc does.
+        trace("seccomp filter loaded")
+        filters.load(seccomp)
     user = process.get("user") or {}
     uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
     groups = [int(g) for g in user.get("additionalGids") or []]
@@ -119,15 +101,15 @@ def apply(process, trace):
     except OSError as e:
         raise Fail(f"cannot enter the process's cwd {cwd}: {e.strerror}") from None
     if caps is not None:
-        effective, permitted = mask(caps.get("effective")), mask(caps.get("permitted"))
-        inheritable = mask(caps.get("inheritable"))
-        kernel.capset(effective & permitted, permitted, inheritable)
-        kernel.prctl(kernel.PR_CAP_AMBIENT, kernel.PR_CAP_AMBIENT_CLEAR_ALL)
-        for name in caps.get("ambient") or []:
-            kernel.prctl(kernel.PR_CAP_AMBIENT, kernel.PR_CAP_AMBIENT_RAISE, cap_number(name))
+        capabilities.apply(effective=set(caps.get("effective") or []) & set(
+            caps.get("permitted") or []), permitted=caps.get("permitted") or [],
+            inheritable=caps.get("inheritable") or [], ambient=caps.get("ambient") or [])
     if process.get("noNewPrivileges"):
         trace("prctl(PR_SET_NO_NEW_PRIVS, 1)")
         kernel.prctl(kernel.PR_SET_NO_NEW_PRIVS, 1)
+        if seccomp:
+            trace("seccomp filter loaded")
+            filters.load(seccomp)
 
 
 def execute(process, path, trace):

@@ -87,11 +87,10 @@ teardown() { teardown_oci; }
 }
 
 @test "a config field unc does not support fails create with one line, nothing left" {
-    oci_bundle "$BUNDLE" '["true"]' \
-        'c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}'
+    oci_bundle "$BUNDLE" '["true"]' 'c["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE"}'
     run -125 --separate-stderr oci create --bundle "$BUNDLE" c6
     assert_equal "${#stderr_lines[@]}" 1
-    assert_regex "$stderr" '^unc: config.json: linux.seccomp is not supported'
+    assert_regex "$stderr" '^unc: config.json: process.ioPriority is not supported'
     [ ! -e "$OCI_ROOT/c6" ]
     oci_bundle "$BUNDLE" '["true"]' 'c["linux"]["intelRdt"] = {"closID": "x"}'
     run -125 --separate-stderr oci create --bundle "$BUNDLE" c6
@@ -182,4 +181,22 @@ teardown() { teardown_oci; }
     assert_output --partial '"ociVersionMax": "1.0.2"'
     run -0 "$UNC" --root "$OCI_ROOT" --version
     assert_line --index 1 "spec: 1.0.2"
+}
+
+@test "linux.seccomp: the profile's refused calls fail in the process and in exec; a bad one fails create" {
+    oci_bundle "$BUNDLE" '["sh", "-c", "mkdir /tmp/x; echo status $?; exec sleep 1000"]' \
+        'c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat", "nosuchcall"], "action": "SCMP_ACT_ERRNO"}]}'
+    oci_create c14
+    oci start c14
+    for i in $(seq 500); do grep -q status "$SCRATCH/c14.out" && break; sleep 0.01; done
+    run cat "$SCRATCH/c14.out"
+    assert_output "status 1"
+    assert_regex "$(cat "$SCRATCH/c14.err")" "Operation not permitted"
+    run -1 oci exec c14 mkdir /tmp/y
+    assert_output --partial "Operation not permitted"
+    oci_bundle "$BUNDLE" '["true"]' 'c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_NOPE"}'
+    run -125 --separate-stderr oci create --bundle "$BUNDLE" c15
+    assert_equal "${#stderr_lines[@]}" 1
+    assert_regex "$stderr" "^unc: config.json: linux.seccomp: invalid seccomp profile"
+    [ ! -e "$OCI_ROOT/c15" ]
 }
