@@ -218,6 +218,7 @@ def _create(container, spec, args, socket_path, debug):
     stage = Stage(spec, container)
     run = Run({"--trace": debug, "--debug": debug}, [stage])
     run.detached = Detached(spec, container.fifo, console, held=(container._lock,))
+    run.detached.stage_state = container
     run.hook(stage, "prepare")
     start(run)
     if console is not None:

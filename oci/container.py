@@ -29,7 +29,7 @@ import os
 
 from core import Fail
 from kernel import CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWUTS
-from mounts.plan import BindRoot, Chdir, MakePrivate, PivotRoot, Plan, ReadOnly, Staging
+from mounts.plan import BindRoot, Chdir, MakePrivate, Op, PivotRoot, Plan, ReadOnly, Staging
 from oci import mounts, process
 from security import masks
 
@@ -70,6 +70,8 @@ class Stage:
             plan.add(masks.Mask(path))
         for path in spec.readonly_paths:
             plan.add(masks.ReadOnlyPath(path))
+        if spec.hooks.get("createContainer"):
+            plan.enter.append(CreateContainerHooks(self))
         if spec.readonly:
             plan.enter.append(ReadOnly("/", recursive=False))
         plan.enter.append(PivotRoot())
@@ -82,6 +84,7 @@ class Stage:
             self.maps = me_maps
         if spec.flags & CLONE_NEWNET:
             from stages.net import loopback_up  # noqa: F401  (imported on the host)
+        from oci import hooks  # noqa: F401  (PID 1 runs some, once its root changed)
 
     def host_setup(self, run, me):
         if self.spec.flags & CLONE_NEWUSER:
@@ -103,6 +106,9 @@ class Stage:
         if spec.flags & CLONE_NEWNET:
             from stages.net import loopback_up
             loopback_up(run)
+        # Until the root changes, /proc is the host's procfs, where
+        # /proc/self names PID 1 by the pid the hooks' state JSON gives.
+        run.detached.host_pid = int(os.readlink("/proc/self"))
         run.plan.execute(run)
 
 
@@ -134,6 +140,8 @@ class Detached:
     def __init__(self, spec, fifo, console=None, held=()):
         self.spec = spec
         self.held = held                  # unc's fds that PID 1 must not keep (the lock)
+        self.stage_state = None           # the container's record (state.py), set by create
+        self.host_pid = None              # PID 1 as the host sees it, read by PID 1
         self.console = console            # the connected console socket, or None
         self.joined = []
         for kind, flag, path in sorted(spec.join, key=lambda j: j[0] != "user"):
@@ -171,9 +179,41 @@ class Detached:
         os.write(fd, b"0")
         os.close(fd)
         os.close(self.fifo)
+        if spec.hooks.get("startContainer"):
+            from oci import hooks           # imported by prepare, on the host
+            hooks.run_all(spec.hooks, ("startContainer",),
+                          self.stage_state.state_of(self.host_pid, "running"), run.trace)
         try:
             process.apply(spec.process, run.trace, spec.seccomp)
         except (Fail, OSError) as e:
             os.write(2, f"unc: cannot start the container's process: {e}\n".encode())
             os._exit(125)
         process.execute(spec.process, path, run.trace)
+
+
+class CreateContainerHooks(Op):
+    """The createContainer hooks: in the container's namespaces, its mounts
+    made, before pivot_root (runtime.md). unc builds the root below a
+    staging tmpfs on /tmp (mounts/plan.py), which hides the host's /tmp
+    where hooks and their files may live: each hook runs in a copy of the
+    mount namespace without it (unshare(CLONE_NEWNS), then the staging
+    tmpfs detached there only), so its paths resolve as on the host."""
+
+    def __init__(self, stage):
+        self.stage = stage
+
+    def execute(self, ctx):
+        from oci import hooks           # imported by prepare, on the host
+        hooks.run_all(self.stage.spec.hooks, ("createContainer",),
+                      self.stage.state.state_of(ctx.run.detached.host_pid, "created"),
+                      ctx.run.trace, before=_without_staging)
+
+    def describe(self):
+        return "createContainer hooks"
+
+
+def _without_staging():
+    import kernel
+    from mounts.plan import STAGING
+    kernel.unshare(kernel.CLONE_NEWNS)
+    kernel.umount2(STAGING, kernel.MNT_DETACH)

@@ -20,13 +20,15 @@ from core import Fail
 DEFAULT_TIMEOUT = 60
 
 
-def run_one(hook, state, kind):
+def run_one(hook, state, kind, before=None):
     r, w = os.pipe()
     args = hook.get("args") or [hook["path"]]
     env = dict(e.split("=", 1) for e in hook.get("env") or [] if "=" in e)
     pid = os.fork()
     if pid == 0:
         try:
+            if before:
+                before()
             os.close(w)
             os.dup2(r, 0)
             null = os.open("/dev/null", os.O_WRONLY)
@@ -57,11 +59,13 @@ def run_one(hook, state, kind):
     return None
 
 
-def run_all(hooks, kinds, state, trace, fatal=True):
+def run_all(hooks, kinds, state, trace, fatal=True, before=None):
+    """Run the hooks of `kinds` in order; `before`: called in each hook's
+    process before it executes."""
     for kind in kinds:
         for hook in hooks.get(kind) or []:
             trace(f"{kind} hook {hook.get('path')}")
-            problem = run_one(hook, state, kind)
+            problem = run_one(hook, state, kind, before)
             if problem and fatal:
                 raise Fail(problem)
             if problem:

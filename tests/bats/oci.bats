@@ -151,17 +151,23 @@ teardown() { teardown_oci; }
     grep -q '^name: /dev/pts/' "$SCRATCH/console.err"
 }
 
-@test "hooks get the state JSON on stdin: createRuntime at create, poststart, poststop at delete" {
+@test "hooks get the state JSON on stdin: createRuntime, createContainer, startContainer, poststart, poststop" {
     oci_bundle "$BUNDLE" '["true"]' \
-        'c["hooks"] = {k: [{"path": "/bin/sh", "args": ["sh", "-c", "cat > '"$SCRATCH"'/" + k]}] for k in ("createRuntime", "poststart", "poststop")}'
+        'c["hooks"] = {k: [{"path": "/bin/sh", "args": ["sh", "-c", "cat > '"$SCRATCH"'/" + k]}] for k in ("createRuntime", "createContainer", "poststart", "poststop")}' \
+        'c["hooks"]["startContainer"] = [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /tmp/startContainer; cp /tmp/startContainer /dev/stdout"]}]' \
+        'c["process"]["args"] = ["sh", "-c", "cat /tmp/startContainer"]'
     oci_create c11 --pid-file "$SCRATCH/pid"
-    run -0 cat "$SCRATCH/createRuntime"
-    assert_output --partial '"id": "c11"'
-    assert_output --partial "\"pid\": $(cat "$SCRATCH/pid")"
+    for hook in createRuntime createContainer; do
+        run -0 cat "$SCRATCH/$hook"
+        assert_output --partial '"id": "c11"'
+        assert_output --partial "\"pid\": $(cat "$SCRATCH/pid")"
+    done
     oci start c11
     assert_regex "$(cat "$SCRATCH/poststart")" '"status": "running"'
     oci_wait_stopped c11
     [ ! -e "$SCRATCH/poststop" ]
+    # startContainer ran in the container (its /tmp), before the process.
+    assert_regex "$(cat "$SCRATCH/c11.out")" "\"pid\": $(cat "$SCRATCH/pid")"
     oci delete c11
     assert_regex "$(cat "$SCRATCH/poststop")" '"status": "stopped"'
     oci_bundle "$BUNDLE" '["true"]' 'c["hooks"] = {"createRuntime": [{"path": "/bin/false"}]}'
