@@ -82,12 +82,17 @@ class Spec:
         self.seccomp = None
         if not empty(linux.get("seccomp")):
             self.seccomp = compile_seccomp(linux["seccomp"], self.process)
-        if not empty(linux.get("resources", {}).get("unified")) or any(
-                not empty(v) for k, v in (linux.get("resources") or {}).items()
-                if k != "devices"):
-            first = next(k for k, v in linux["resources"].items()
-                         if not empty(v) and k != "devices")
-            raise unsupported(f"linux.resources.{first}", "unc applies no cgroup limit yet")
+        resources = dict(linux.get("resources") or {})
+        if (resources.get("pids") or {}).get("limit", 0) <= 0:
+            resources.pop("pids", None)             # 0 or -1: no limit (config-linux.md)
+        # resources.devices: the container's /dev holds only the devices
+        # bound in (runc's default ones and linux.devices); no cgroup rule
+        # is needed to keep it from the host's others.
+        resources.pop("devices", None)
+        first = next((k for k, v in resources.items() if not empty(v)), None)
+        if first:
+            raise unsupported(f"linux.resources.{first}",
+                              "unc applies no cgroup limit yet")
         self.flags, self.join = 0, []
         kinds = set()
         for ns in linux.get("namespaces") or []:

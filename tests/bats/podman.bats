@@ -68,10 +68,15 @@ nothing_left() {
     nothing_left "sleep 4242"
 }
 
-@test "podman run -it: the command has a terminal" {
+@test "podman run -it and exec -it: the command has a terminal" {
     run -5 python3 "$BATS_TEST_DIRNAME/pty_driver.py" 'send=tty; echo $((6*7))\n' expect=/dev/pts/ \
         expect=42 'send=exit 5\n' exited -- podman --runtime "$UNC" run -it --rm unc-busybox sh
     nothing_left "unc-busybox"
+    run -0 --separate-stderr pd run -d --name unc-tty unc-busybox sleep 4343
+    run -6 python3 "$BATS_TEST_DIRNAME/pty_driver.py" 'send=tty; echo $((7*8))\n' expect=/dev/pts/ \
+        expect=56 'send=exit 6\n' exited -- podman --runtime "$UNC" exec -it unc-tty sh
+    run -0 --separate-stderr pd rm -f -t 0 unc-tty
+    nothing_left "sleep 4343"
 }
 
 @test "podman run --userns=keep-id: your own uid inside" {
