@@ -29,8 +29,11 @@ container (PID 2 with --init), with your stdin, stdout and stderr.
 `unc stages` lists the stages. `unc check` starts a container at each stage on
 this host and says what works and what the host offers (exit 0 if all stages
 work, 1 if one cannot, 125 if unc failed); --json says it as JSON
-(docs/check.md). A command named stages, check, import, pull, images or rmi
-runs after `--`.
+(docs/check.md). A command named stages, check, import, pull, images, rmi,
+create, start, state, delete, list or features runs after `--`.
+As an OCI runtime (for Podman): `unc [--root DIR] create|start|state|kill|
+delete|exec|list|features ...` with runc's options (README, "An OCI runtime
+for Podman").
 Images: `unc import FILE|DIR [NAME[:TAG]]` (a rootfs tarball, an OCI layout,
 a docker save archive), `unc pull REF`, `unc images`, `unc rmi NAME...`;
 run one with --image=NAME (README, "Images").
