@@ -192,7 +192,11 @@ def verb_create(root, argv, debug, closed):
     try:
         os.mkdir(container.dir, 0o700)
     except FileExistsError:
-        raise Fail(f"container with id exists: {cid}") from None
+        if not container.abandoned():
+            raise Fail(f"container with id exists: {cid}") from None
+        import shutil
+        shutil.rmtree(container.dir, ignore_errors=True)
+        os.mkdir(container.dir, 0o700)
     try:
         container.lock()
         return _create(container, spec, args, socket_path, debug)

@@ -96,6 +96,23 @@ class Container:
             json.dump(self.record, f)
         os.rename(tmp, os.path.join(self.dir, "state.json"))
 
+    def abandoned(self):
+        """A directory without state.json whose lock nobody holds: what a
+        create killed halfway left (its PID 1 died with it)."""
+        if self.exists():
+            return False
+        try:
+            fd = os.open(os.path.join(self.dir, "lock"), os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+
     def lock(self):
         """Hold the container's lock until this process exits or unlock()."""
         self._lock = os.open(os.path.join(self.dir, "lock"),

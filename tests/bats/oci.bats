@@ -101,6 +101,20 @@ teardown() { teardown_oci; }
     [ -z "$(ls "$OCI_ROOT")" ]
 }
 
+@test "a setup that fails once PID 1 exists leaves nothing; a create killed halfway does not block the id" {
+    oci_bundle "$BUNDLE" '["sleep", "1616"]' \
+        'c["mounts"].append({"destination": "/mnt", "type": "bind", "source": "'"$SCRATCH"'/missing", "options": ["rbind"]})'
+    run -125 --separate-stderr oci create --bundle "$BUNDLE" c16
+    assert_equal "${#stderr_lines[@]}" 1
+    assert_regex "$stderr" "^unc: cannot open $SCRATCH/missing: No such file or directory"
+    [ ! -e "$OCI_ROOT/c16" ]
+    ! pgrep -u "$(id -u)" -f "sleep 1616" >/dev/null
+    mkdir -p "$OCI_ROOT/c16" && touch "$OCI_ROOT/c16/lock"     # as a killed create leaves it
+    oci_bundle "$BUNDLE" '["true"]'
+    oci_create c16
+    [ "$(oci_status c16)" = created ]
+}
+
 @test "a missing program fails create (127) and leaves no container or process" {
     oci_bundle "$BUNDLE" '["nosuchprogram"]'
     run -127 --separate-stderr oci create --bundle "$BUNDLE" c7

@@ -87,12 +87,12 @@ nothing_left() {
 @test "podman run -p publishes a port on loopback" {
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     run -0 --separate-stderr pd run -d --name unc-httpd -p "127.0.0.1:$port:80" unc-busybox \
-        sh -c 'echo served-by-unc > /tmp/index.html; exec httpd -f -p 80 -h /tmp'
+        sh -c 'mkdir /tmp/unc-www; echo served-by-unc > /tmp/unc-www/index.html; exec httpd -f -p 80 -h /tmp/unc-www'
     for i in $(seq 200); do
         curl -sf "http://127.0.0.1:$port/index.html" > "$BATS_TEST_TMPDIR/page" && break
         sleep 0.05
     done
     assert_equal "$(cat "$BATS_TEST_TMPDIR/page")" "served-by-unc"
     run -0 --separate-stderr pd rm -f -t 0 unc-httpd
-    nothing_left "httpd -f -p 80"
+    nothing_left "httpd -f -p 80 -h /tmp/unc-www"
 }
