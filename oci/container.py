@@ -41,7 +41,8 @@ class Stage:
     SUMMARY = "a container from an OCI bundle"
 
     def __init__(self, spec, state):
-        self.spec, self.state = spec, state
+        self.spec, self.state = spec, state      # config.Spec, state.Container
+        self.maps = None                         # a new user namespace's id maps
 
     def prepare(self, run, me):
         spec = self.spec
@@ -79,20 +80,18 @@ class Stage:
             plan.enter.append(mounts.Propagation(spec.propagation))
         plan.enter.append(Chdir("/"))
         run.plan = plan
-        if spec.flags & CLONE_NEWUSER:
-            me_maps = plan_maps(spec)
-            self.maps = me_maps
+        self.maps = plan_maps(spec) if spec.flags & CLONE_NEWUSER else None
         if spec.flags & CLONE_NEWNET:
             from stages.net import loopback_up  # noqa: F401  (imported on the host)
         from oci import hooks  # noqa: F401  (PID 1 runs some, once its root changed)
 
     def host_setup(self, run, me):
-        if self.spec.flags & CLONE_NEWUSER:
+        if self.maps:
             from identity import idmap
             idmap.write_maps(run.pid, trace=run.trace, **self.maps)
         from oci import hooks
-        state = dict(self.state.state_of(run.pid, "creating"))
-        hooks.run_all(self.spec.hooks, ("prestart", "createRuntime"), state, run.trace)
+        hooks.run_all(self.spec.hooks, ("prestart", "createRuntime"),
+                      self.state.state_of(run.pid, "creating"), run.trace)
 
     def container_setup(self, run, me):
         spec = self.spec
