@@ -317,7 +317,12 @@ def _pid1(run, report_w, go_r):
             run.hook(stage, "container_setup")
         if run.detached:
             run.detached.start(run, report_w)   # never returns
+        for stage in run.stages:
+            run.hook(stage, "command_setup")
         env = execvp.start(run, run.process)
+        # Before --init forks: init and the command get the same limits.
+        for stage in run.stages:
+            run.hook(stage, "command_exec")
         # The default command: the SHELL the command gets, else the caller's,
         # which execute() replaces with /bin/sh, saying why under --trace.
         argv = run.argv or [env.get("SHELL") or run.process.caller.get("SHELL") or "/bin/sh"]

@@ -444,8 +444,11 @@ def load(program):
 def write_built(path):
     """Write the default filter of each architecture, compiled, as a module
     (build.sh: security/filter_built.py), so that a run only loads it."""
-    lines = ['"""The default seccomp filter, compiled by build.sh (security/seccomp.py,',
-             'write_built): a run loads these bytes and compiles nothing."""', "",
+    lines = ['"""The default seccomp filter of each architecture, compiled at build time.', "",
+             "Written by build.sh with security/seccomp.py's write_built(), from",
+             "default_profile() with Docker's 14 capabilities; stages/harden.py loads",
+             "these bytes with one seccomp(2) call, so a run with the default capabilities",
+             'compiles nothing. Not in git: every build writes it again."""', "",
              "FILTERS = {"]
     for arch in AUDIT_ARCH:
         lines.append(f"    {arch!r}: {compile(default_profile(), arch)!r},")
