@@ -12,7 +12,7 @@ to read), --debug (unc's --trace lines on stderr), --systemd-cgroup
            [--preserve-fds N] [--no-pivot] [--no-new-keyring] ID
     start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID
     exec [--process FILE] [--detach] [--tty] [--pid-file F]
-         [--console-socket PATH] ID [COMMAND...]
+         [--console-socket PATH] [--preserve-fds N] ID [COMMAND...]
     list [--format table|json] [--quiet] | features
 
 Errors are one line `unc: ...` on stderr and status 125, in runc's words
@@ -160,6 +160,14 @@ def load(root, cid):
     return state.Container(root, cid).load()
 
 
+def preserve_fds(args):
+    """--preserve-fds N: the caller's fds 3 to 3+N-1 reach the process."""
+    text = args.get("--preserve-fds") or "0"
+    if not text.isdigit():
+        raise Fail(f"invalid --preserve-fds {text!r}: give a number")
+    return int(text)
+
+
 def write_pid_file(path, pid):
     """Written to a temporary file and renamed, as runc: a reader never
     sees it empty."""
@@ -178,8 +186,7 @@ def verb_create(root, argv, debug, closed):
                 ("--no-pivot", "--no-new-keyring", "--no-subreaper"), "create")
     cid = one_id(args, "create")
     bundle = args.get("--bundle") or args.get("-b") or "."
-    if args.get("--preserve-fds") not in (None, "0"):
-        raise Fail("create --preserve-fds is not supported by unc")
+    preserve = preserve_fds(args)
     spec = config.load(bundle)
     terminal = bool(spec.process.get("terminal"))
     socket_path = args.get("--console-socket")
@@ -199,14 +206,14 @@ def verb_create(root, argv, debug, closed):
         os.mkdir(container.dir, 0o700)
     try:
         container.lock()
-        return _create(container, spec, args, socket_path, debug)
+        return _create(container, spec, args, socket_path, debug, preserve)
     except BaseException:
         import shutil
         shutil.rmtree(container.dir, ignore_errors=True)
         raise
 
 
-def _create(container, spec, args, socket_path, debug):
+def _create(container, spec, args, socket_path, debug, preserve):
     from core.run import Run, start
     from oci import state
     from oci.container import Detached, Stage
@@ -221,7 +228,8 @@ def _create(container, spec, args, socket_path, debug):
         console = consoles.connect(socket_path)
     stage = Stage(spec, container)
     run = Run({"--trace": debug, "--debug": debug}, [stage])
-    run.detached = Detached(spec, container.fifo, console, held=(container._lock,))
+    run.detached = Detached(spec, container.fifo, console, held=(container._lock,),
+                            preserve=preserve)
     run.detached.stage_state = container
     run.hook(stage, "prepare")
     start(run)

@@ -136,8 +136,8 @@ def plan_maps(spec):
 class Detached:
     """What differs in a created container's start (core/run.py)."""
 
-    def __init__(self, spec, fifo, console=None, held=()):
-        self.spec = spec
+    def __init__(self, spec, fifo, console=None, held=(), preserve=0):
+        self.spec, self.preserve = spec, preserve
         self.held = held                  # unc's fds that PID 1 must not keep (the lock)
         self.stage_state = None           # the container's record (state.py), set by create
         self.host_pid = None              # PID 1 as the host sees it, read by PID 1
@@ -187,7 +187,7 @@ class Detached:
         except (Fail, OSError) as e:
             os.write(2, f"unc: cannot start the container's process: {e}\n".encode())
             os._exit(125)
-        process.execute(spec.process, path, run.trace)
+        process.execute(spec.process, path, run.trace, self.preserve)
 
 
 class CreateContainerHooks(Op):

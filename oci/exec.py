@@ -21,6 +21,7 @@ import os
 
 import kernel
 from core import FAILED, Fail, report
+from oci.cli import preserve_fds
 from oci import process as processes
 
 # Namespace files below /proc/PID/ns, the user namespace first.
@@ -90,6 +91,7 @@ def join(pid, kinds):
 
 
 def run(container, args, command, debug):
+    preserve_fds(args)                    # checked before anything starts
     if not container.alive():
         raise Fail("cannot exec in a stopped container")
     proc = read_process(container, args, command)
@@ -115,7 +117,7 @@ def run(container, args, command, debug):
         kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1)
     first = os.fork()
     if first == 0:
-        _child(pid, kinds, proc, console, report_w, trace, seccomp)
+        _child(pid, kinds, proc, console, report_w, trace, seccomp, preserve_fds(args))
     os.close(report_w)
     if console is not None:
         console.close()
@@ -142,7 +144,7 @@ def run(container, args, command, debug):
     return signals.exit_status(status)
 
 
-def _child(pid, kinds, proc, console, report_w, trace, seccomp):
+def _child(pid, kinds, proc, console, report_w, trace, seccomp, preserve):
     """The first child: join, fork the process, report its pid, exit."""
     try:
         join(pid, kinds)
@@ -156,7 +158,7 @@ def _child(pid, kinds, proc, console, report_w, trace, seccomp):
             consoles.hand_over(console, proc.get("consoleSize"))
         path = processes.prepare(proc)
         processes.apply(proc, trace, seccomp)
-        processes.execute(proc, path, trace)
+        processes.execute(proc, path, trace, preserve)
     except Fail as e:
         report(report_w, e.status, str(e))
     except OSError as e:

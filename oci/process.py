@@ -25,7 +25,7 @@ import os
 import kernel
 from core import CANNOT_EXECUTE, NOT_FOUND, Fail
 from security import caps as capabilities
-from security import limits
+from security import fds, limits
 from security import seccomp as filters
 
 
@@ -112,9 +112,14 @@ def apply(process, trace, seccomp=None):
             filters.load(seccomp)
 
 
-def execute(process, path, trace):
-    """execve the process; on failure say why on stderr and exit as a shell
-    would (127 not found, 126 cannot execute)."""
+def execute(process, path, trace, preserve=0):
+    """execve the process with fds 0-2 and `preserve` more (--preserve-fds);
+    on failure say why on stderr and exit as a shell would (127 not found,
+    126 cannot execute)."""
+    # Whatever else is open, unc's or the caller's, must not reach the
+    # container: an inherited directory fd leads past its root
+    # (security/fds.py).
+    fds.close_on_exec(preserve)
     trace(f"execve {path}")
     try:
         os.execve(path, process["args"], dict(e.split("=", 1) for e in process.get("env") or []

@@ -220,3 +220,19 @@ teardown() { teardown_oci; }
     assert_regex "$stderr" "^unc: config.json: linux.seccomp: invalid seccomp profile"
     [ ! -e "$OCI_ROOT/c15" ]
 }
+
+@test "only fds 0-2 reach the process, and --preserve-fds N more, in create and exec" {
+    oci_bundle "$BUNDLE" '["sh", "-c", "for fd in 7 8; do test -e /proc/self/fd/$fd && echo $fd open || echo $fd closed; done; exec sleep 1717"]'
+    oci create --bundle "$BUNDLE" c17 > "$SCRATCH/c17.out" 2>&1 </dev/null 7</ 8</
+    oci start c17
+    oci create --bundle "$BUNDLE" --preserve-fds 5 c18 > "$SCRATCH/c18.out" 2>&1 </dev/null 7</ 8</
+    oci start c18
+    for i in $(seq 500); do [ "$(wc -l < "$SCRATCH/c18.out")" = 2 ] && break; sleep 0.01; done
+    assert_equal "$(cat "$SCRATCH/c17.out")" "$(printf '7 closed\n8 closed')"
+    # 5 more: 3 to 7.
+    assert_equal "$(cat "$SCRATCH/c18.out")" "$(printf '7 open\n8 closed')"
+    run -0 oci exec c17 sh -c 'test -e /proc/self/fd/7 && echo open || echo closed' 7</
+    assert_output "closed"
+    run -0 oci exec --preserve-fds 5 c17 sh -c 'test -e /proc/self/fd/7 && echo open || echo closed' 7</
+    assert_output "open"
+}
