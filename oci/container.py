@@ -173,6 +173,13 @@ class Detached:
         if self.console is not None:
             from oci import console
             console.hand_over(self.console, spec.process.get("consoleSize"))
+        # Until it executes the process, PID 1 is unc's own binary: a
+        # process `exec` puts in the container must not reach it through
+        # /proc/1/exe or /proc/1/mem (runc's CVE-2019-5736). execve(2) makes
+        # the process dumpable again.
+        run.trace("prctl(PR_SET_DUMPABLE, 0)")
+        import kernel
+        kernel.prctl(kernel.PR_SET_DUMPABLE, 0)
         os.close(report_w)                       # create returns now
         fd = os.open(f"/proc/self/fd/{self.fifo}", os.O_WRONLY | os.O_CLOEXEC)
         os.write(fd, b"0")

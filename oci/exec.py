@@ -92,8 +92,13 @@ def join(pid, kinds):
 
 def run(container, args, command, debug):
     preserve_fds(args)                    # checked before anything starts
-    if not container.alive():
+    status = container.status()
+    if status == "stopped":
         raise Fail("cannot exec in a stopped container")
+    if status == "created":
+        # PID 1 is still unc's own binary, made non-dumpable so that nothing
+        # reaches it through /proc (container.py): nor can unc join it.
+        raise Fail("cannot exec in a container that has not started: start it first")
     proc = read_process(container, args, command)
     detach = args.get("--detach") or args.get("-d")
     tty = bool(proc.get("terminal"))
@@ -147,6 +152,9 @@ def run(container, args, command, debug):
 def _child(pid, kinds, proc, console, report_w, trace, seccomp, preserve):
     """The first child: join, fork the process, report its pid, exit."""
     try:
+        # unc's binary until the execve: out of the container's reach
+        # (container.py, Detached.start).
+        kernel.prctl(kernel.PR_SET_DUMPABLE, 0)
         join(pid, kinds)
         target = os.fork()
         if target:

@@ -236,3 +236,14 @@ teardown() { teardown_oci; }
     run -0 oci exec --preserve-fds 5 c17 sh -c 'test -e /proc/self/fd/7 && echo open || echo closed' 7</
     assert_output "open"
 }
+
+@test "before start, PID 1 (unc's own binary) is out of reach: not dumpable, no exec" {
+    oci_bundle "$BUNDLE" '["true"]'
+    oci_create c19 --pid-file "$SCRATCH/pid"
+    pid=$(cat "$SCRATCH/pid")
+    run ! head -c 4 "/proc/$pid/exe"
+    assert_output --partial "Permission denied"
+    run -125 --separate-stderr oci exec c19 true
+    assert_equal "$stderr" "unc: cannot exec in a container that has not started: start it first"
+    oci start c19
+}
