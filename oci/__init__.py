@@ -18,6 +18,8 @@ cli.main(). The modules, one concern each:
                  capabilities, rlimits, environment, then execve
     console.py   --console-socket: a pty whose master goes to the caller
     hooks.py     the lifecycle hooks, with the state JSON on stdin
+    exec.py      `exec`: a process that joins a running container
+    cgroups.py   as root, linux.resources.pids in a cgroup at cgroupsPath
 
 Nothing here is imported by a plain `unc COMMAND` run.
 """

@@ -358,6 +358,9 @@ def verb_delete(root, argv, debug, closed):
     from oci import hooks
     hooks.run_all(container.record.get("hooks") or {}, ("poststop",),
                   container.state_of(0, "stopped"), lambda m: None, fatal=False)
+    if container.record.get("cgroup"):
+        from oci import cgroups
+        cgroups.remove(container.record["cgroup"])
     import shutil
     shutil.rmtree(container.dir, ignore_errors=True)
     return 0

@@ -83,8 +83,8 @@ class Spec:
         if not empty(linux.get("seccomp")):
             self.seccomp = compile_seccomp(linux["seccomp"], self.process)
         resources = dict(linux.get("resources") or {})
-        if (resources.get("pids") or {}).get("limit", 0) <= 0:
-            resources.pop("pids", None)             # 0 or -1: no limit (config-linux.md)
+        # 0 or -1: no limit (config-linux.md); a limit: oci/cgroups.py.
+        self.pids_limit = (resources.pop("pids", None) or {}).get("limit", 0)
         # resources.devices: the container's /dev holds only the devices
         # bound in (runc's default ones and linux.devices); no cgroup rule
         # is needed to keep it from the host's others.

@@ -43,6 +43,7 @@ class Stage:
     def __init__(self, spec, state):
         self.spec, self.state = spec, state      # config.Spec, state.Container
         self.maps = None                         # a new user namespace's id maps
+        self.cgroup = None                       # with a pids limit: oci/cgroups.py
 
     def prepare(self, run, me):
         spec = self.spec
@@ -81,6 +82,11 @@ class Stage:
         plan.enter.append(Chdir("/"))
         run.plan = plan
         self.maps = plan_maps(spec) if spec.flags & CLONE_NEWUSER else None
+        if spec.pids_limit > 0:
+            from oci import cgroups, state
+            self.cgroup = cgroups.Pids(spec.cgroups_path or f"/unc-oci/{self.state.id}",
+                                       spec.pids_limit, state.rootless())
+            self.state.record["cgroup"] = self.cgroup.dir
         if spec.flags & CLONE_NEWNET:
             from stages.net import loopback_up  # noqa: F401  (imported on the host)
         from oci import hooks  # noqa: F401  (PID 1 runs some, once its root changed)
@@ -89,9 +95,21 @@ class Stage:
         if self.maps:
             from identity import idmap
             idmap.write_maps(run.pid, trace=run.trace, **self.maps)
+        if self.cgroup:
+            try:
+                self.cgroup.create(run.pid, run.trace)
+            except OSError as e:
+                raise Fail(f"cannot set up the container's cgroup {self.cgroup.dir}: "
+                           f"{e.strerror}") from None
         from oci import hooks
         hooks.run_all(self.spec.hooks, ("prestart", "createRuntime"),
                       self.state.state_of(run.pid, "creating"), run.trace)
+
+    def cleanup(self, run, me):
+        """create failed: PID 1 is dead, its cgroup can go."""
+        if self.cgroup:
+            from oci import cgroups
+            cgroups.remove(self.cgroup.dir)
 
     def container_setup(self, run, me):
         spec = self.spec

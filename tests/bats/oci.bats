@@ -98,6 +98,9 @@ teardown() { teardown_oci; }
     oci_bundle "$BUNDLE" '["true"]' 'c["linux"]["resources"] = {"memory": {"limit": 1000000}}'
     run -125 --separate-stderr oci create --bundle "$BUNDLE" c6
     assert_regex "$stderr" '^unc: config.json: linux.resources.memory is not supported'
+    oci_bundle "$BUNDLE" '["true"]' 'c["linux"]["resources"] = {"pids": {"limit": 100}}'
+    run -125 --separate-stderr oci create --bundle "$BUNDLE" c6
+    assert_equal "$stderr" "unc: config.json: linux.resources.pids is not supported: unc applies cgroup limits only as root; remove it (podman: --pids-limit=-1)"
     [ -z "$(ls "$OCI_ROOT")" ]
 }
 

@@ -49,7 +49,7 @@ def test_a_user_namespace_takes_its_mappings(tmp_path):
 @pytest.mark.parametrize("key, value, named", [
     ("linux__intelRdt", {"closID": "a"}, "linux.intelRdt"),
     ("process__ioPriority", {"class": "IOPRIO_CLASS_IDLE"}, "process.ioPriority"),
-    ("linux__resources", {"pids": {"limit": 10}}, "linux.resources.pids"),
+    ("linux__resources", {"memory": {"limit": 10}}, "linux.resources.memory"),
     ("process__apparmorProfile", "x", "process.apparmorProfile"),
     ("solaris", {}, "solaris"),
     ("linux__namespaces", [{"type": "time"}, {"type": "mount"}], "linux.namespaces type"),
