@@ -54,6 +54,13 @@ class Pids:
         self.limit = limit
 
     def create(self, pid, trace):
+        try:
+            self._create(pid, trace)
+        except OSError as e:
+            raise Fail(f"cannot set up the container's cgroup {self.dir}: {e.strerror}") \
+                from None
+
+    def _create(self, pid, trace):
         if self.v2:
             parts = os.path.relpath(self.dir, self.base).split(os.sep)
             for depth in range(len(parts)):

@@ -96,11 +96,7 @@ class Stage:
             from identity import idmap
             idmap.write_maps(run.pid, trace=run.trace, **self.maps)
         if self.cgroup:
-            try:
-                self.cgroup.create(run.pid, run.trace)
-            except OSError as e:
-                raise Fail(f"cannot set up the container's cgroup {self.cgroup.dir}: "
-                           f"{e.strerror}") from None
+            self.cgroup.create(run.pid, run.trace)
         from oci import hooks
         hooks.run_all(self.spec.hooks, ("prestart", "createRuntime"),
                       self.state.state_of(run.pid, "creating"), run.trace)
