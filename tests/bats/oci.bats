@@ -204,6 +204,10 @@ teardown() { teardown_oci; }
     assert_output --partial '"ociVersionMax": "1.0.2"'
     run -0 "$UNC" --root "$OCI_ROOT" --version
     assert_line --index 1 "spec: 1.0.2"
+    # Errors also go to --log, as runc's, for conmon to read.
+    run -125 --separate-stderr oci --log "$SCRATCH/log" --log-format json state nosuch
+    run -0 python3 -c 'import json, sys; e = json.loads(open(sys.argv[1]).read()); print(e["level"], e["msg"])' "$SCRATCH/log"
+    assert_output "error container nosuch does not exist"
 }
 
 @test "linux.seccomp: the profile's refused calls fail in the process and in exec; a bad one fails create" {
@@ -248,5 +252,5 @@ teardown() { teardown_oci; }
     assert_output --partial "Permission denied"
     run -125 --separate-stderr oci exec c19 true
     assert_equal "$stderr" "unc: cannot exec in a container that has not started: start it first"
-    oci start c19
+    oci start c19 || { cat "$SCRATCH/c19.err" "$SCRATCH/c19.out"; false; }
 }
