@@ -68,10 +68,8 @@ class Stage:
             plan.add(mounts.Link("pts/ptmx", "/dev/ptmx"))
         for name, value in spec.sysctl.items():
             plan.add(mounts.Sysctl(name, value))
-        for path in spec.masked:
-            plan.add(masks.Mask(path))
-        for path in spec.readonly_paths:
-            plan.add(masks.ReadOnlyPath(path))
+        if spec.masked or spec.readonly_paths:
+            masks.add(plan, masked=spec.masked, readonly=spec.readonly_paths)
         if spec.hooks.get("createContainer"):
             plan.enter.append(CreateContainerHooks(self))
         if spec.readonly:

@@ -126,15 +126,17 @@ teardown() { teardown_oci; }
     ! pgrep -u "$(id -u)" -f "create --bundle $BUNDLE" >/dev/null
 }
 
-@test "the process's exit status, user, env, cwd, rlimits and capabilities apply" {
-    oci_bundle "$BUNDLE" '["sh", "-c", "echo $FOO; pwd; ulimit -n; grep CapBnd /proc/self/status; exit 7"]' \
+@test "the process's env, cwd, rlimits and capabilities apply, and masked and read-only paths" {
+    oci_bundle "$BUNDLE" '["sh", "-c", "echo $FOO; pwd; ulimit -n; grep CapBnd /proc/self/status; wc -c < /etc/rootfs-marker; (echo 0 > /proc/sys/net/ipv4/ip_forward) 2>&1 | grep -o \"Read-only file system\"; exit 7"]' \
+        'c["linux"]["maskedPaths"] = ["/etc/rootfs-marker", "/proc/kcore", "/nonexistent"]' \
+        'c["linux"]["readonlyPaths"] = ["/proc/sys"]' \
         'c["process"]["env"].append("FOO=bar")' 'c["process"]["cwd"] = "/tmp"' \
         'c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456}]' \
         'c["process"]["capabilities"] = {k: ["CAP_CHOWN", "CAP_KILL"] for k in ("bounding", "effective", "permitted")}'
     oci_create c8 --pid-file "$SCRATCH/pid"
     run -0 oci start c8
     oci_wait_stopped c8
-    assert_equal "$(cat "$SCRATCH/c8.out")" "$(printf 'bar\n/tmp\n123\nCapBnd:\t0000000000000021')"
+    assert_equal "$(cat "$SCRATCH/c8.out")" "$(printf 'bar\n/tmp\n123\nCapBnd:\t0000000000000021\n0\nRead-only file system')"
 }
 
 @test "exec --process runs a process in the container's namespaces" {
