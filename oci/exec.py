@@ -42,6 +42,11 @@ def read_process(container, args, command):
     else:
         if not command:
             raise Fail("exec needs --process FILE or a command")
+        for option in ("--user", "-u", "--cap", "-c", "--no-new-privs", "--additional-gids",
+                       "-g", "--process-label", "--apparmor"):
+            if args.get(option):
+                raise Fail(f"exec {option} is not supported by unc: give the process as "
+                           "JSON with --process FILE")
         from oci import config
         proc = dict(config.load(container.record["bundle"]).process)
         proc["args"] = command

@@ -151,6 +151,8 @@ teardown() { teardown_oci; }
     assert_output "sleep 1000 "
     run -127 --separate-stderr oci exec c9 nosuch
     assert_regex "$stderr" "^unc: nosuch: executable file not found"
+    run -125 --separate-stderr oci exec --user 1000 c9 true
+    assert_equal "$stderr" "unc: exec --user is not supported by unc: give the process as JSON with --process FILE"
 }
 
 @test "--console-socket: the pty master goes over the socket and the process has a terminal" {
