@@ -129,6 +129,7 @@ class Spec:
             if not device.get("path", "").startswith("/dev/"):
                 raise Fail(f"config.json: linux.devices path {device.get('path')!r} "
                            "must be below /dev")
+            check_device(device)
             self.devices.append(device["path"])
         self.propagation = linux.get("rootfsPropagation")
         if self.propagation and self.propagation not in PROPAGATIONS:
@@ -171,6 +172,25 @@ def compile_seccomp(profile, process):
         return seccomp.compile(profile, caps=held)
     except Fail as e:
         raise Fail(f"config.json: linux.seccomp: {e}") from None
+
+
+def check_device(device):
+    """A user namespace may not mknod(2): unc binds the host's node of that
+    path, which must then be the device config.json asks for."""
+    import stat
+    path = device["path"]
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise Fail(f"config.json: linux.devices {path}: the host has no such device to bind "
+                   "(unc makes no device nodes)") from None
+    kind = {"c": stat.S_ISCHR, "u": stat.S_ISCHR, "b": stat.S_ISBLK, "p": stat.S_ISFIFO}
+    wanted = device.get("type")
+    if (wanted in kind and not kind[wanted](st.st_mode)) or (
+            "major" in device and (os.major(st.st_rdev), os.minor(st.st_rdev))
+            != (device["major"], device.get("minor", 0))):
+        raise Fail(f"config.json: linux.devices {path}: the host's node is another device "
+                   "than asked (unc binds the host's, it makes no device nodes)")
 
 
 def mappings(items, where):

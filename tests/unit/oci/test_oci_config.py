@@ -131,3 +131,14 @@ def test_signals_by_name_or_number():
     assert cli.signal_number("TERM") == cli.signal_number("SIGTERM") == 15
     with pytest.raises(Fail, match="invalid signal"):
         cli.signal_number("SIG_DFL")
+
+
+def test_devices_are_the_hosts_nodes(tmp_path):
+    spec = config.load(bundle(tmp_path, linux__devices=[
+        {"path": "/dev/null", "type": "c", "major": 1, "minor": 3}]))
+    assert spec.devices == ["/dev/null"]
+    with pytest.raises(Fail, match="another device than asked"):
+        config.load(bundle(tmp_path, linux__devices=[
+            {"path": "/dev/null", "type": "c", "major": 1, "minor": 5}]))
+    with pytest.raises(Fail, match="no such device"):
+        config.load(bundle(tmp_path, linux__devices=[{"path": "/dev/unc-none", "type": "c"}]))
