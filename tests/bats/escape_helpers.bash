@@ -85,10 +85,11 @@ outside_pid_ns() {
     wait $!
 }
 
-# swap_race ROOT SECONDS: for SECONDS, turn ROOT/swap from a directory into
-# a symlink to $SCRATCH/outside and back, as fast as the shell can.
+# swap_race ROOT: until killed (or 60 s have passed), turn ROOT/swap from a
+# directory into a symlink to $SCRATCH/outside, absolute and relative, and
+# back, as fast as the shell can.
 swap_race() {
-    local root=$1 end=$((SECONDS + $2))
+    local root=$1 end=$((SECONDS + 60))
     # unc may be making directories in it meanwhile: rm -rf can fail.
     while [ "$SECONDS" -lt "$end" ]; do
         { rm -rf "$root/swap"; mkdir -p "$root/swap/a"; } 2>/dev/null || :
@@ -96,28 +97,58 @@ swap_race() {
         { rm -rf "$root/swap"
           ln -s "../../../../../../../../..$SCRATCH/outside" "$root/swap"; } 2>/dev/null || :
     done
-    return 0
 }
 
-# symlink_race ROOTFS: containers whose -v, --tmpfs and -w destinations lie
-# below ROOTFS/swap start while swap_race runs; afterwards nothing exists in
-# $SCRATCH/outside and the caller's mount table is as before. Runs that lost
-# the race may fail (a destination that is not a directory): the point is
-# where their mounts and directories went.
+# symlink_race ROOTFS: 20 containers whose -v, --tmpfs and -w destinations
+# lie below ROOTFS/swap start one after another while swap_race runs;
+# afterwards nothing exists in $SCRATCH/outside and the caller's mount
+# table is as before. Runs that lost the race may fail (a destination that
+# is not a directory): the point is where their mounts and directories went.
 symlink_race() {
-    local root=$1 runs=0 ok=0 before racer
+    local root=$1 ok=0 before racer i
     mkdir -p "$SCRATCH/outside" "$SCRATCH/vol"
     before=$(cat /proc/self/mountinfo)
-    swap_race "$root" 3 &
+    swap_race "$root" &
     racer=$!
-    while kill -0 "$racer" 2>/dev/null; do
-        runs=$((runs + 1))
+    for i in $(seq 20); do
         "$UNC" --rootfs "$root" -v "$SCRATCH/vol:/swap/a/vol" --tmpfs /swap/t \
             -w /swap/w sh -c 'touch /swap/a/vol/ran /swap/t/x' 2>/dev/null && ok=$((ok + 1))
     done
-    wait "$racer"
-    echo "# $runs runs, $ok completed" >&3
-    [ "$runs" -ge 5 ]
+    kill "$racer"
+    wait "$racer" || :
+    echo "# 20 runs during the swaps, $ok completed" >&3
     assert_empty_dir "$SCRATCH/outside"
     assert_equal "$(cat /proc/self/mountinfo)" "$before"
+}
+
+# readonly_attack: from inside, remount --read-only's root, a -v :ro volume
+# and (without --rootfs) the host's / read-write, and umount what covers
+# them; nothing of it may work, and nothing on the host changes. Needs the
+# harden stage: a root with CAP_SYS_ADMIN in its user namespace may remount
+# a bind mount that unc made read-only in the container's own mount
+# namespace (only mounts inherited from a more privileged one are locked).
+readonly_attack() {
+    "$UNC" stages | grep -q '^harden' \
+        || skip "unc has no harden stage yet (issue 14, item 1): the container's root keeps CAP_SYS_ADMIN and may 'mount -o remount,bind,rw'"
+    cp -a "$ROOTFS" "$SCRATCH/root"
+    mkdir "$SCRATCH/vol"
+    echo original >"$SCRATCH/vol/f"
+    run "$UNC" --rootfs "$SCRATCH/root" --read-only -v "$SCRATCH/vol:/data:ro" sh -c '
+        for m in / /data; do
+            mount -o remount,rw "$m" 2>/dev/null && echo "REMOUNTED $m"
+            mount -o remount,bind,rw "$m" 2>/dev/null && echo "REMOUNTED bind $m"
+        done
+        umount /data 2>/dev/null && echo "UNMOUNTED /data"
+        umount -l / 2>/dev/null && echo "UNMOUNTED /"
+        echo changed >/data/f 2>/dev/null && echo "WROTE /data/f"
+        touch /new 2>/dev/null && echo "WROTE /new"
+        exit 0'
+    assert_success
+    refute_output --regexp 'REMOUNTED|UNMOUNTED|WROTE'
+    assert_equal "$(cat "$SCRATCH/vol/f")" original
+    [ ! -e "$SCRATCH/root/new" ]
+    mine=$(mktemp -d "$HOME/unc-escape.XXXXXX")
+    run "$UNC" -e "D=$mine" sh -c 'mount -o remount,bind,rw / 2>/dev/null && echo REMOUNTED; touch "$D/x" 2>/dev/null && echo WROTE; exit 0'
+    rmdir "$mine" || { rm -rf "$mine"; false; }
+    refute_output --regexp 'REMOUNTED|WROTE'
 }

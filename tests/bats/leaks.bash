@@ -5,7 +5,7 @@
 
 # leaks_begin DIR: run unc from here on with private TMPDIR, XDG_RUNTIME_DIR
 # and cache under DIR (the cache unpacked once now), and remember the
-# caller's mount table, the network interfaces, this shell's open fds, the
+# caller's mount table, unc's network interfaces, this shell's open fds, the
 # user's slirp4netns and pasta processes and the cache's entries.
 leaks_begin() {
     LEAK_DIR=$1
@@ -14,16 +14,27 @@ leaks_begin() {
     export TMPDIR=$LEAK_DIR/tmp XDG_RUNTIME_DIR=$LEAK_DIR/runtime UNC_CACHE_DIR=$LEAK_DIR/cache
     "$UNC" --stage=user_pid true
     LEAK_MOUNTS=$(cat /proc/self/mountinfo)
-    LEAK_LINKS=$(ls /sys/class/net)
+    LEAK_LINKS=$(leaks_links)
     LEAK_FDS=$(ls /proc/$BASHPID/fd)
     LEAK_HELPERS=$(leaks_helpers)
     LEAK_CACHE=$(ls -A "$UNC_CACHE_DIR")
 }
 
+# unc's interfaces on the host: the bridge unc0 and its veths uncvN
+# (network/bridge.py); other programs' may come and go meanwhile.
+leaks_links() {
+    ls /sys/class/net | grep '^unc' || :
+}
+
+# The slirp4netns and pasta processes started with our TMPDIR (unc passes
+# its environment on to them): others may run their own meanwhile.
 leaks_helpers() {
-    local name
+    local name pid
     for name in slirp4netns pasta pasta.avx2; do
-        pgrep -u "$(id -u)" -x "$name"
+        for pid in $(pgrep -u "$(id -u)" -x "$name"); do
+            tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "TMPDIR=$TMPDIR" \
+                && echo "$pid"
+        done
     done | sort
 }
 
@@ -43,7 +54,7 @@ leaks_end() {
     pgrep -u "$(id -u)" -af "$marker" && problems+=" processes running '$marker';"
     [ "$(leaks_helpers)" = "$LEAK_HELPERS" ] || problems+=" helpers: $(leaks_helpers | tr '\n' ' ');"
     [ "$(cat /proc/self/mountinfo)" = "$LEAK_MOUNTS" ] || problems+=" the mount table changed;"
-    [ "$(ls /sys/class/net)" = "$LEAK_LINKS" ] || problems+=" network interfaces changed;"
+    [ "$(leaks_links)" = "$LEAK_LINKS" ] || problems+=" unc's network interfaces changed;"
     [ "$(ls /proc/$BASHPID/fd)" = "$LEAK_FDS" ] || problems+=" this shell's fds changed;"
     [ "$(ls -A "$UNC_CACHE_DIR")" = "$LEAK_CACHE" ] || problems+=" the cache holds $(ls -A "$UNC_CACHE_DIR" | tr '\n' ' ');"
     [ -z "$(ls -A "$TMPDIR" "$XDG_RUNTIME_DIR" | grep -v ':$' | grep .)" ] \

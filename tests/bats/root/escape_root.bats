@@ -50,3 +50,7 @@ teardown() { teardown_scratch; }
     cp -a "$ROOTFS" "$SCRATCH/root"
     symlink_race "$SCRATCH/root"
 }
+
+@test "as root, --read-only, -v :ro and the host's / cannot be made writable: remount and umount fail" {
+    readonly_attack
+}
