@@ -72,7 +72,9 @@ def init(run, start_command, report_w):
     # host's, where unc was executed), and /proc/PID/exe is then open only
     # to a caller with CAP_SYS_PTRACE there (ptrace(2), "Ptrace access
     # mode checking"). The id maps are written by now; the command (PID 2)
-    # is dumpable again once it has executed its own program.
+    # is dumpable again once it has executed its own program. The harden
+    # stage does the same for every PID 1; this holds for --init at the
+    # stages before it too (--stage=user_pid shows init in the host's /proc).
     kernel.prctl(kernel.PR_SET_DUMPABLE, 0)
     forwarded = [s for s in FORWARDED if s not in run.ignored]
     waited = forwarded + [signal.SIGCHLD]

@@ -28,6 +28,7 @@ unc_sums() {
 # writing once unc has exited. Sets $output to both sides' lines.
 exe_attack() {
     local pids
+    rm -f "$SCRATCH/sock"
     "$PYTHON" "$ATTACK" receive "$SCRATCH/sock" "$SCRATCH/uncpid" >"$SCRATCH/received" &
     pids=$!
     for _ in $(seq 100); do [ -S "$SCRATCH/sock" ] && break; sleep 0.05; done
@@ -123,24 +124,23 @@ symlink_race() {
 
 # readonly_attack: from inside, remount --read-only's root, a -v :ro volume
 # and (without --rootfs) the host's / read-write, and umount what covers
-# them; nothing of it may work, and nothing on the host changes. Needs the
-# harden stage: a root with CAP_SYS_ADMIN in its user namespace may remount
-# a bind mount that unc made read-only in the container's own mount
-# namespace (only mounts inherited from a more privileged one are locked).
+# them; nothing of it may work, and nothing on the host changes. The harden
+# stage holds this (no CAP_SYS_ADMIN, mount(2) refused by seccomp): with
+# --privileged, as with Docker's, the container's root may remount a bind
+# that unc made read-only in the container's own mount namespace (the
+# kernel locks only mounts inherited from a more privileged namespace).
 readonly_attack() {
-    "$UNC" stages | grep -q '^harden' \
-        || skip "unc has no harden stage yet (issue 14, item 1): the container's root keeps CAP_SYS_ADMIN and may 'mount -o remount,bind,rw'"
     cp -a "$ROOTFS" "$SCRATCH/root"
     mkdir "$SCRATCH/vol"
     echo original >"$SCRATCH/vol/f"
-    run "$UNC" --rootfs "$SCRATCH/root" --read-only -v "$SCRATCH/vol:/data:ro" sh -c '
-        for m in / /data; do
+    run "$UNC" --rootfs "$SCRATCH/root" --read-only -v "$SCRATCH/vol:/mnt:ro" sh -c '
+        for m in / /mnt; do
             mount -o remount,rw "$m" 2>/dev/null && echo "REMOUNTED $m"
             mount -o remount,bind,rw "$m" 2>/dev/null && echo "REMOUNTED bind $m"
         done
-        umount /data 2>/dev/null && echo "UNMOUNTED /data"
+        umount /mnt 2>/dev/null && echo "UNMOUNTED /mnt"
         umount -l / 2>/dev/null && echo "UNMOUNTED /"
-        echo changed >/data/f 2>/dev/null && echo "WROTE /data/f"
+        echo changed >/mnt/f 2>/dev/null && echo "WROTE /mnt/f"
         touch /new 2>/dev/null && echo "WROTE /new"
         exit 0'
     assert_success

@@ -9,6 +9,7 @@ Adding an option is one line in TARGETS: its name, the strategy of its
 values, and the options it needs beside it.
 """
 
+import json
 import os
 import subprocess
 
@@ -84,14 +85,38 @@ TARGETS = {
     "--tmpfs": (paths("/mnt", "/t", "/proc", "/dev/x"), ROOT),
     "--net": (either("none", "host", "slirp4netns", "pasta", "auto", "bridge"), ROOT),
     "--image": (either("busybox", "busybox:latest", "a@sha256:00", "docker.io/library/x:1"), ()),
+    "--cap-add": (either("NET_ADMIN", "CAP_SYS_ADMIN", "ALL", "all", "cap_chown", "CAP_"), ROOT),
+    "--cap-drop": (either("NET_RAW", "CAP_CHOWN", "ALL", "sys_admin", "CAP_NOPE"), ROOT),
+    "--seccomp": (paths("unconfined", "{scratch}/vol", "/dev/null", "/nonexistent"), ROOT),
+    "--ulimit": (st.one_of(joined(either("nofile", "nproc", "core", "stack", "cpu"),
+                                  joined(either("1024", "0", "-1", "unlimited", "1e9",
+                                                "18446744073709551616"),
+                                         either("2048", "1", "unlimited")), sep=b"="),
+                           hostile()), ROOT),
+}
+# Options whose value names a file: half the examples write the drawn
+# content into a file of the session's and give its path instead.
+FILE_CONTENTS = {
+    "--env-file": st.lists(st.one_of(joined(hostile(), hostile(), sep=b"="), hostile()),
+                           max_size=5).map(b"\n".join),
+    "--seccomp": st.one_of(
+        hostile(),
+        st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.sampled_from(["defaultAction", "syscalls", "names",
+                                                         "action", "args", "architectures",
+                                                         "errnoRet", "x"]), inner, max_size=4),
+                     max_leaves=12).map(lambda v: json.dumps(v).encode())),
 }
 # Any mix of options, each with a value drawn as for its own target or a
 # hostile one (a missing value would take the next option as its value and
 # leave that one's value as COMMAND). --help, --version
 # and --json-status-fd answer on stdout; --trace and --debug add lines to
 # stderr: they stay out.
-FLAGS = ["--init", "--read-only", "--bind-proc", "--map-auto", "--clearenv", "-q"]
-MIXED_OPTIONS = list(TARGETS) + ["--rootfs", "--persist"]
+FLAGS = ["--init", "--read-only", "--bind-proc", "--map-auto", "--clearenv", "-q",
+         "--privileged"]
+MIXED_OPTIONS = list(TARGETS) + ["--rootfs", "--persist", "--pids-limit", "--memory", "--cpus",
+                                 "--preserve-fds"]
 
 
 def mixed():
@@ -124,7 +149,14 @@ def _shard(names):
 # --------------------------------------------------------------- checks
 
 def run_unc(unc_env, argv, prefix=()):
-    words = [w.format(**unc_env).encode() if isinstance(w, str) else w for w in argv]
+    places = {b"{%s}" % k.encode(): unc_env[k].encode() for k in ("rootfs", "scratch")}
+
+    def fill(word):
+        word = word.encode() if isinstance(word, str) else word
+        for place, value in places.items():
+            word = word.replace(place, value)
+        return word
+    words = [fill(w) for w in argv]
     try:
         result = subprocess.run([*prefix, unc_env["unc"].encode(), *words],
                                 stdin=subprocess.DEVNULL, capture_output=True,
@@ -165,10 +197,10 @@ def test_option(unc_env, option, data):
         words = [option.encode() + b"=" + value]
     else:
         words = [option, value]
-    if option == "--env-file" and data.draw(st.booleans(), label="hostile file"):
-        path = os.path.join(unc_env["scratch"], "envfile")
+    if option in FILE_CONTENTS and data.draw(st.booleans(), label="hostile file"):
+        path = os.path.join(unc_env["scratch"], "file")
         with open(path, "wb") as f:
-            f.write(data.draw(st.lists(hostile(), max_size=5).map(b"\n".join), label="lines"))
+            f.write(data.draw(FILE_CONTENTS[option], label="contents"))
         words = [option, path]
     argv = [*needs, *words, "--", "true"]
     check(unc_env, run_unc(unc_env, argv), argv)
