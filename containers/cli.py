@@ -332,8 +332,8 @@ def do_exec(opts, args, closed):
     if not container.running():
         raise Fail(f"container {ref} is not running ({container.status()}); "
                    f"see 'unc logs {ref}'")
-    request = json.dumps({"argv": argv, "env": changes, "user": opts.get("--user"),
-                          "workdir": opts.get("--workdir"), "tty": tty}) + "\n"
+    request = {"argv": argv, "env": changes, "user": opts.get("--user"),
+               "workdir": opts.get("--workdir"), "tty": tty}
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     where = os.open(container.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -348,25 +348,14 @@ def do_exec(opts, args, closed):
     if tty:
         from containers import ptyrelay
         return ptyrelay.relay(sock, request)
-    socket.send_fds(sock, [request.encode()], [0, 1, 2])
+    socket.send_fds(sock, [(json.dumps(request) + "\n").encode()], [0, 1, 2])
     return answer(sock)
 
 
-def answer(sock, on_signal=None):
-    """Pass the signals unc exec gets on; return the command's status when
-    the monitor sends it ("exit N" or "error N MESSAGE")."""
-    from core import signals
-
-    def forward(signum, frame):
-        if on_signal and on_signal(signum):
-            return
-        try:
-            sock.sendall(f"signal {signum}\n".encode())
-        except OSError:
-            pass
-
-    for signum in signals.FORWARDED:
-        signal.signal(signum, forward)
+def answer(sock):
+    """The command's status, when the monitor sends it; the signals unc
+    exec gets meanwhile are passed on."""
+    forward_signals(sock)
     data = b""
     while b"\n" not in data:
         chunk = sock.recv(4096)
@@ -376,7 +365,25 @@ def answer(sock, on_signal=None):
     return parse_answer(data.partition(b"\n")[0].decode(errors="replace"))
 
 
+def forward_signals(sock, own=()):
+    """Send the monitor the signals unc would pass to a container (but
+    those in `own`, which the caller handles): it passes them on to the
+    command."""
+    from core import signals
+
+    def forward(signum, frame):
+        try:
+            sock.sendall(f"signal {signum}\n".encode())
+        except OSError:
+            pass
+
+    for signum in signals.FORWARDED:
+        if signum not in own:
+            signal.signal(signum, forward)
+
+
 def parse_answer(line):
+    """ "exit N": N; "error N MESSAGE": unc's error with status N."""
     kind, _, rest = line.partition(" ")
     if kind == "exit":
         return int(rest)

@@ -110,7 +110,7 @@ def serve_one(run, conn):
         signals.default_signals(run.ignored)
         run.tracing = False
         request, fds = _receive(conn)
-        command = _enter(run, request, fds)
+        command = _enter(run, request, fds, conn)
         answer = _wait(command, conn)
     except Fail as e:
         answer = f"error {e.status} {one_line(str(e))}"
@@ -142,7 +142,7 @@ def _receive(conn):
     return json.loads(data), fds
 
 
-def _enter(run, request, fds):
+def _enter(run, request, fds, conn):
     """Join the container, fork the command; (pid, report pipe)."""
     import kernel
     pid = run.pid
@@ -179,14 +179,28 @@ def _enter(run, request, fds):
     os.chroot(".")
     os.close(root)
 
+    master = None
+    if request.get("tty"):
+        # Opened here, in the container's root: a terminal of its own
+        # devpts (the mount stage's), which its /dev/pts shows, so that
+        # tty(1) and ttyname(3) find it; the caller's is the host's.
+        master, slave = os.openpty()
+        if request.get("size"):
+            import fcntl
+            import termios
+            fcntl.ioctl(master, termios.TIOCSWINSZ, bytes(request["size"]))
+        fds = [slave] * 3
     report_r, report_w = os.pipe()
     child = os.fork()
     if child == 0:
         os.close(report_r)
         _command(run, request, fds, report_w)
     os.close(report_w)
-    for fd in fds:
+    for fd in set(fds):
         os.close(fd)
+    if master is not None:
+        socket.send_fds(conn, [b"pty\n"], [master])
+        os.close(master)
     return child, report_r
 
 
@@ -210,7 +224,7 @@ def _command(run, request, fds, report_w):
         os.setsid()
         for number, fd in enumerate(fds):
             os.dup2(fd, number)
-        for fd in fds:
+        for fd in set(fds):
             if fd > 2:
                 os.close(fd)
         if request.get("tty"):
