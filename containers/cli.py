@@ -143,6 +143,7 @@ def do_ps(opts, args, closed):
 def _json(c):
     s = c.state
     return {"id": c.id, "name": c.name, "pid": s.get("pid") if c.running() else None,
+            "monitor": s.get("monitor") if c.monitor_alive() else None,
             "status": c.status().split()[0], "exit-status": s.get("exit-status"),
             "command": s.get("command"), "created": s.get("created"),
             "finished": s.get("finished")}

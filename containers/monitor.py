@@ -43,10 +43,13 @@ def detach(opts, stages):
         os.close(ready_r)
         _monitor(opts, stages, container, ready_w, runs)
     os.close(ready_w)
+    # One line: the container's processes inherit ready_w, and an --init
+    # that does not exec holds it open, so its end is no answer.
     answer = b""
-    while chunk := os.read(ready_r, 4096):
+    while not answer.endswith(b"\n") and (chunk := os.read(ready_r, 4096)):
         answer += chunk
     os.close(ready_r)
+    answer = answer.rstrip(b"\n")
     if answer == b"ok":
         os.write(1, container.id.encode() + b"\n")
         return 0
@@ -121,7 +124,7 @@ class Monitor:
         """Answer the waiting command line, once."""
         if self.ready_w is not None:
             try:
-                os.write(self.ready_w, text.encode())
+                os.write(self.ready_w, text.encode() + b"\n")
             except OSError:
                 pass
             os.close(self.ready_w)
