@@ -373,6 +373,33 @@ def map_auto(work, out_dir, runs, warmup):
     return result
 
 
+# ------------------------------------------------------------ -d
+
+def detached(work, out_dir, runs, warmup):
+    """A detached start (issue 15): `unc -d` from its start to its return,
+    once the command has been executed (its monitor then goes on in the
+    background: it reaps the command, cleans up and records the status,
+    on the same cores as the next run) beside the foreground start of the
+    same container, which returns once the command has ended and been
+    cleaned up. Both at --stage=mount with the busybox root. The state
+    goes to a directory of its own, removed afterwards."""
+    unc = os.path.join(work, "unc")
+    rootfs = os.path.join(work, "rootfs")
+    state = os.path.join(out_dir, "detach-state")
+    os.makedirs(state, mode=0o700, exist_ok=True)
+    os.environ["XDG_RUNTIME_DIR"] = state
+    commands = {"unc --stage=mount": [unc, "--stage=mount", "--rootfs", rootfs, "/bin/true"],
+                "unc -d --stage=mount": [unc, "-d", "--stage=mount", "--rootfs", rootfs,
+                                         "/bin/true"]}
+    log(f"-d ({len(commands)} commands x {runs} runs)")
+    try:
+        return hyperfine(commands, os.path.join(out_dir, "hf-detach.json"), runs, warmup)
+    finally:
+        del os.environ["XDG_RUNTIME_DIR"]
+        time.sleep(1)                       # the last monitors finish
+        shutil.rmtree(state, ignore_errors=True)
+
+
 # ------------------------------------------------------------ throughput
 
 def _spawn(argv):
@@ -590,6 +617,7 @@ def main():
         "latency": latency(tools, os.path.dirname(out), runs, rounds, warmup),
         "floor": floor(tools, os.path.dirname(out), runs, warmup),
         "map_auto": map_auto(work, os.path.dirname(out), runs, warmup),
+        "detached": detached(work, os.path.dirname(out), runs, warmup),
         "first_start": first_start(tools, os.path.dirname(out), 5 if quick else 20),
         "throughput": throughput(tools, main_stage, row, together, repeats),
         "memory": memory(tools, main_stage, repeats),

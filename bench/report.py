@@ -153,6 +153,25 @@ def map_auto_rows(m):
     return out
 
 
+def detached_rows(d):
+    """-d (issue 15): a detached start beside a foreground one, same run."""
+    if not d:
+        return []
+    out = ["## -d: a detached start beside a foreground one", ""]
+    if "error" in d:
+        return out + [f"Not measured: {d['error']}.", ""]
+    plain = d["unc --stage=mount"]["median"]
+    out += ["| command | median ms | min | max | x foreground |", "|---|---:|---:|---:|---:|"]
+    for name, e in d.items():
+        out.append(f"| {name} | {e['median']:.1f} | {e['min']:.1f} | {e['max']:.1f} | "
+                   f"{ratio(e['median'], plain)} |")
+    detached = d["unc -d --stage=mount"]["median"] / plain
+    out += ["", f"`unc -d` returns once the command was executed, its monitor going on in the "
+            f"background; the foreground start returns once it has ended. Target <= 1.2x: "
+            f"{detached:.2f}x, {'met' if detached <= 1.2 else '**missed**'}.", ""]
+    return out
+
+
 def markdown(r):
     meta, lat = r["meta"], r["latency"]
     out = ["# unc benchmark results", ""]
@@ -182,6 +201,7 @@ def markdown(r):
     out += baseline_rows(lat)
     out += first_start_rows(r)
     out += map_auto_rows(r.get("map_auto"))
+    out += detached_rows(r.get("detached"))
     out += image_rows(lat)
 
     out += ["## Start latency", "",

@@ -66,7 +66,6 @@ def _monitor(opts, stages, container, ready_w, runs):
     try:
         os.setsid()
         _stdio(container, opts.get("--json-status-fd"))
-        container.save(monitor=os.getpid(), **{"monitor-start": state.start_time(os.getpid())})
         run, status = runs.container(opts, stages, monitor=monitor)
     except Fail as e:
         status = e.status
@@ -132,10 +131,10 @@ class Monitor:
 
     def running(self, run):
         """The command runs: record it, open the exec socket, answer."""
-        import socket
-        from containers import enter  # noqa: F401  (setns and the command's settings)
-        enter.preload(run)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # _socket, not socket: socket.py imports enum, milliseconds that the
+        # command line would wait for; the handlers import it, later.
+        import _socket
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         where = os.open(self.container.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             # A unix socket's path is at most 107 bytes: through the
@@ -144,10 +143,15 @@ class Monitor:
         finally:
             os.close(where)
         self.sock.listen(16)
-        self.container.save(status="running", pid=run.pid,
+        self.container.save(status="running", pid=run.pid, monitor=os.getpid(),
                             **{"pid-start": state.start_time(run.pid),
+                               "monitor-start": state.start_time(os.getpid()),
                                "stage": run.stages[-1].NAME})
         self.tell("ok")
+        # After the answer, not to delay it: what exec needs in the
+        # container's root, where the frozen build cannot import.
+        from containers import enter
+        enter.preload(run)
 
     def serve(self, run):
         """Serve `unc exec` until the container's PID 1 has exited (it is
@@ -170,17 +174,18 @@ class Monitor:
                 pass
 
     def _accept(self, run):
-        conn, _ = self.sock.accept()
+        fd, _ = self.sock._accept()
         try:
             pid = os.fork()
         except OSError:
-            conn.close()
+            os.close(fd)
             return
         if pid == 0:
+            import socket
             from containers import enter
             self.sock.close()
-            enter.serve_one(run, conn)       # never returns
-        conn.close()
+            enter.serve_one(run, socket.socket(fileno=fd))       # never returns
+        os.close(fd)
         self.handlers.add(pid)
 
     def _reap(self, flags):

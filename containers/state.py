@@ -26,7 +26,6 @@ boot), and a process counts as alive only when both still match.
 
 import errno
 import fcntl
-import json
 import os
 
 from core import Fail
@@ -100,6 +99,7 @@ class Container:
         return os.path.join(self.dir, name)
 
     def load(self):
+        import json
         try:
             with open(self.path(STATE)) as f:
                 self.state = json.load(f)
@@ -109,13 +109,17 @@ class Container:
 
     def save(self, **changes):
         """Change the recorded state: written to a new file, then renamed over
-        the old one, so that a reader sees the old or the new, whole."""
+        the old one, so that a reader sees the old or the new, whole. Only
+        the process that creates the container and then its monitor write
+        it, one after the other: the state in memory is the whole state."""
+        self.state.update(changes)
         with self.locked():
-            self.load()
-            self.state.update(changes)
             temp = self.path(f".{STATE}.{os.getpid()}")
-            with open(temp, "w") as f:
-                json.dump(self.state, f)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                os.write(fd, _json(self.state).encode())
+            finally:
+                os.close(fd)
             os.replace(temp, self.path(STATE))
 
     def locked(self):
@@ -158,6 +162,29 @@ class Container:
             for entry in os.listdir(self.dir):
                 os.unlink(self.path(entry))
             os.rmdir(self.dir)
+
+
+def _json(value):
+    """JSON of the state's values (str, int, float, None, bool, lists, a
+    dict), without the json module: its encoder imports re, which costs a
+    detached start several milliseconds. Strings as json.dumps writes
+    them: ASCII, with \\uXXXX escapes (a lone surrogate too: a file name
+    that is not UTF-8 comes back as it was)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_json(k)}: {_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_json(v) for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + "".join(c if " " <= c <= "~" and c not in '"\\' else f"\\u{ord(c):04x}"
+                             if ord(c) < 0x10000 else
+                             "\\u{:04x}\\u{:04x}".format(0xd7c0 + (ord(c) >> 10),
+                                                      0xdc00 + (ord(c) & 0x3ff))
+                             for c in value) + '"'
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 class _Lock:
