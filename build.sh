@@ -60,6 +60,9 @@ build() {
     # docopt-ng's reading of unc's usage text, done once here (core/docopt_fast.py).
     .venv/bin/python -c 'from core import cli, docopt_fast
 docopt_fast.write(cli.usage(), "usage_built.py")'
+    # The default seccomp filter, compiled here so that a run only loads it.
+    .venv/bin/python -c 'from security import seccomp
+seccomp.write_built("security/filter_built.py")'
     # The same hash seed gives the same bytes for the same sources.
     # PYINSTALLER_ZLIB_COMPRESSION_LEVEL=0: PyInstaller stores the entries of
     # its own archive (its start-up modules, unc.py) as zlib streams that are

@@ -82,9 +82,27 @@ ST_LOCKED = [
 
 # <linux/prctl.h>
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NAME = 15
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+# <linux/capability.h>
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+# <linux/seccomp.h>
+SECCOMP_SET_MODE_FILTER = 1
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+# <linux/close_range.h> (Linux 5.11+)
+CLOSE_RANGE_CLOEXEC = 1 << 2
 
 # <linux/mount.h>, newer mount API (Linux 5.12+)
 MOUNT_ATTR_RDONLY = 0x00000001
@@ -99,7 +117,11 @@ RESOLVE_IN_ROOT = 0x10
 # before 2.36) are made with syscall(2). Their numbers come from the table
 # that every architecture shares for calls added since Linux 5.1 (alpha,
 # ia64 and mips aside), so no per-architecture table is needed.
-_NR_UNIFIED = {"openat2": 437, "mount_setattr": 442}
+_NR_UNIFIED = {"openat2": 437, "mount_setattr": 442, "close_range": 436}
+
+# Older calls that glibc lacks have a number of their own per architecture.
+_NR_OWN = {"x86_64": {"capget": 125, "capset": 126, "seccomp": 317},
+           "aarch64": {"capget": 90, "capset": 91, "seccomp": 277}}
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
@@ -199,6 +221,80 @@ def locked_flags(path):
 
 def prctl(option, arg2=0, arg3=0, arg4=0, arg5=0):
     return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), "prctl")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _own_syscall(name, *args):
+    """syscall(2) for a call glibc has no function for (capset: libcap's)."""
+    return _libc.syscall(ctypes.c_long(_NR_OWN[os.uname().machine][name]), *args)
+
+
+def capget():
+    """(effective, permitted, inheritable) of this thread, as 64-bit masks."""
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_own_syscall("capget", ctypes.byref(header), data), "capget")
+    return tuple(getattr(data[0], f) | getattr(data[1], f) << 32
+                 for f in ("effective", "permitted", "inheritable"))
+
+
+def capset(effective, permitted, inheritable):
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    for i in (0, 1):
+        data[i].effective = effective >> (32 * i) & 0xFFFFFFFF
+        data[i].permitted = permitted >> (32 * i) & 0xFFFFFFFF
+        data[i].inheritable = inheritable >> (32 * i) & 0xFFFFFFFF
+    _check(_own_syscall("capset", ctypes.byref(header), data), "capset")
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+
+def seccomp_set_mode_filter(program):
+    """Load a classic BPF program (8 bytes an instruction, struct
+    sock_filter) as this thread's seccomp filter. seccomp(2) where the
+    kernel has it (3.17+), else prctl(PR_SET_SECCOMP)."""
+    prog = _SockFprog(len(program) // 8, program)
+    result = _own_syscall("seccomp", ctypes.c_uint(SECCOMP_SET_MODE_FILTER), ctypes.c_uint(0),
+                          ctypes.byref(prog))
+    if result < 0 and ctypes.get_errno() == 38:                       # ENOSYS
+        result = _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
+                             ctypes.cast(ctypes.byref(prog), ctypes.c_void_p).value, 0, 0)
+        _check(result, "prctl(PR_SET_SECCOMP)")
+    _check(result, "seccomp")
+
+
+class _Rlimit(ctypes.Structure):
+    _fields_ = [("rlim_cur", ctypes.c_ulong), ("rlim_max", ctypes.c_ulong)]
+
+
+RLIM_INFINITY = (1 << 64) - 1
+
+
+def getrlimit(resource):
+    limit = _Rlimit()
+    _check(_libc.getrlimit(ctypes.c_int(resource), ctypes.byref(limit)), "getrlimit")
+    return limit.rlim_cur, limit.rlim_max
+
+
+def setrlimit(resource, soft, hard):
+    limit = _Rlimit(soft, hard)
+    _check(_libc.setrlimit(ctypes.c_int(resource), ctypes.byref(limit)), "setrlimit")
+
+
+def close_range(first, last, flags):
+    _check(_glibc_or_syscall("close_range", ctypes.c_uint(first), ctypes.c_uint(last),
+                             ctypes.c_int(flags)), "close_range")
 
 
 def sethostname(name):

@@ -14,11 +14,12 @@
 
 _unc_opts_with_arg="--stage -u --user -e --env --env-file -w --workdir
     --json-status-fd --name --map-users --map-groups --map-user --map-group --hostname
-    --rootfs --image --persist -v --volume --tmpfs --net -p --publish"
+    --rootfs --image --persist -v --volume --tmpfs --net -p --publish
+    --cap-add --cap-drop --seccomp --ulimit --pids-limit --memory --cpus --preserve-fds"
 _unc_opts_flags="-d --detach --clearenv --init -q --quiet --trace --debug -h --help --version
-    --map-root-user --map-auto --read-only --bind-proc"
+    --map-root-user --map-auto --read-only --bind-proc --privileged"
 _unc_check_opts="--json"
-_unc_stages="user_pid uts mount net"
+_unc_stages="user_pid uts mount net harden"
 _unc_net_modes="auto none slirp4netns pasta bridge host"
 
 # _unc_value OPTION CUR: complete the value of OPTION.
@@ -31,6 +32,8 @@ _unc_value() {
     case $1 in
         -u|--user) COMPREPLY=($(compgen -u -- "$2")) ;;
         -e|--env) COMPREPLY=($(compgen -e -- "$2")) ;;
+        --seccomp)
+            COMPREPLY=($(compgen -W unconfined -- "$2") $(compgen -f -- "$2")) ;;
         --env-file|-v|--volume)
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -f -- "$2")) ;;

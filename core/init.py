@@ -77,8 +77,11 @@ def init(run, start_command, report_w):
         start_command()
         os._exit(125)
     # PID 2 holds the report pipe until its execve closes it; unc reads
-    # until the last writer is gone.
+    # until the last writer is gone. init itself executes nothing, so the
+    # descriptors marked close-on-exec for the command (stages/harden.py)
+    # would stay open here: it keeps none but 0, 1 and 2.
     os.close(report_w)
+    os.closerange(3, 1 << 20)
     try:
         run.trace(f"init: fork -> pid {child}, forwarding "
                   + " ".join(signal_name(s) for s in forwarded))

@@ -110,6 +110,13 @@ def container(opts, stages, closed=(), monitor=None):
         if run.status:
             run.status.ended(e.status, error=one_line(str(e)))
         raise
+    except Exception as e:
+        # unc's own bug: main() says so on stderr; the supervisor reading FD
+        # must still get an end object, or it waits for one forever.
+        if run.status:
+            run.status.ended(FAILED, error=one_line(
+                f"internal error: {e.__class__.__name__}: {e}"))
+        raise
     if run.status:
         run.status.ended(code, signaled=run.signaled)
     return run, code
@@ -294,7 +301,12 @@ def _pid1(run, report_w, go_r):
         _die_with_unc(go_r)
         for stage in run.stages:
             run.hook(stage, "container_setup")
+        for stage in run.stages:
+            run.hook(stage, "command_setup")
         env = execvp.start(run, run.process)
+        # Before --init forks: init and the command get the same limits.
+        for stage in run.stages:
+            run.hook(stage, "command_exec")
         # The default command: the SHELL the command gets, else the caller's,
         # which execute() replaces with /bin/sh, saying why under --trace.
         argv = run.argv or [env.get("SHELL") or run.process.caller.get("SHELL") or "/bin/sh"]

@@ -11,7 +11,7 @@ file):
                   "container-port": 80, "protocol": "tcp"}]}
     when it has ended, and every helper with it:
       {"exit-status": 143, "signal": 15, "signal-name": "SIGTERM"}
-    or when unc failed (before or after the start):
+    or when unc failed (before or after the start, its own bugs included):
       {"exit-status": 125, "error": "unc's message, as on stderr"}
 
 "pid" is the container's PID 1 as the host sees it. "stage" is the last

@@ -2,7 +2,8 @@
 
 A stage is a module in this package: a lesson (its docstring) and the few
 calls that are its step. The machinery it needs lives beneath it, in
-packages named for what they hold (mounts/, network/, identity/, images/).
+packages named for what they hold (mounts/, network/, identity/, images/,
+security/).
 The core (core/run.py)
 runs the selected stages in ORDER through the protocol below and knows
 nothing else of them.
@@ -28,6 +29,21 @@ Hooks, each called as hook(run, me):
     host_setup        in unc on the host, once the namespaces exist and
                       run.pid is the container's PID 1 (as the host sees it)
     container_setup   in the container's PID 1, before the command starts
+    command_setup     in the process about to exec the command, inside the
+                      container (PID 1 after every container_setup, or a
+                      process `unc exec` put into a running container),
+                      before the command's own settings (-u, -e, -w:
+                      core/execvp.py, start) are applied: what needs the
+                      process to be root still (the capability bounding
+                      set, rlimits)
+    command_exec      in the same process after those settings, the last
+                      step before execve(2): what must hold for the command
+                      itself (capability sets, no_new_privs, closing
+                      descriptors, the seccomp filter). With --init both run
+                      in PID 1 before it forks the command, so init and the
+                      command share them. A stage must leave unc's report
+                      pipe (close-on-exec) working: exec failures still
+                      reach unc as 126 and 127.
     status            in unc on the host, with --json-status-fd, once the
                       command runs: a dict of JSON values that unc merges
                       into the object it writes then (core/status.py), under
@@ -76,4 +92,4 @@ Adding a stage means adding a module and its name to ORDER below; no other
 stage and nothing in the core changes.
 """
 
-ORDER = ["user_pid", "uts", "mount", "net"]
+ORDER = ["user_pid", "uts", "mount", "net", "harden"]

@@ -63,7 +63,8 @@ setup_file() {
         prelude=
         [ "$host" = host3 ] && prelude='echo 0 >/proc/sys/user/max_user_namespaces && '
         # /dev/net/tun bound in: the hosts' unc can run pasta and slirp4netns.
-        "$UNC" --map-auto --init --rootfs "$UNC_SSH_ROOTS/$host" --hostname "$host" \
+        # --privileged: the playbook runs unc in them, which the defaults refuse.
+        "$UNC" --privileged --map-auto --init --rootfs "$UNC_SSH_ROOTS/$host" --hostname "$host" \
             -p "127.0.0.1:$port:22" -v /dev/net/tun:/dev/net/tun \
             sh -c "${prelude}mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e" \
             </dev/null >"$dir/$host.log" 2>&1 3>&- &

@@ -236,7 +236,8 @@ teardown() { teardown_scratch; }
 @test "nested in a container with its own /proc, unc works" {
     # The binary's directory is under the host's /tmp, which the container
     # covers with a tmpfs of its own: bind it onto /mnt.
-    run -0 "$UNC" -v "$(dirname "$UNC"):/mnt:ro" /mnt/unc --stage=uts sh -c 'echo $$; hostname'
+    # --privileged: the defaults refuse the inner unc's unshare and mounts.
+    run -0 "$UNC" --privileged -v "$(dirname "$UNC"):/mnt:ro" /mnt/unc --stage=uts sh -c 'echo $$; hostname'
     assert_output $'1\nunc'
 }
 
@@ -251,17 +252,18 @@ teardown() { teardown_scratch; }
     assert_line --index 1 "uts       ok"
     assert_line --index 2 "mount     ok"
     assert_line --index 3 --regexp '^net       ok \(--net=none(, pasta)? and (pasta|slirp4netns) work(; .*)?\)$'
+    assert_line --index 4 "harden    ok"
     # Then a line a fact of the host, in the order of docs/check.md.
-    assert_line --index 4 --regexp '^kernel    Linux [^ ]+ \([^ ]+\)$'
-    assert_line --index 5 --regexp '^userns    allowed \(user.max_user_namespaces=[0-9]+\)$'
-    assert_line --index 6 --regexp "^subids    $(id -un): uids "
-    assert_line --index 7 --regexp '^overlayfs '
-    assert_line --index 8 --regexp '^tun       /dev/net/tun \(mode 0[0-7]{3}\) can be opened$'
-    assert_line --index 9 --regexp '^pasta     '
-    assert_line --index 10 --regexp '^slirp4netns '
-    assert_line --index 11 --regexp '^cgroup    '
-    assert_line --index 12 --regexp '^seccomp   '
-    assert_equal "${#lines[@]}" 13
+    assert_line --index 5 --regexp '^kernel    Linux [^ ]+ \([^ ]+\)$'
+    assert_line --index 6 --regexp '^userns    allowed \(user.max_user_namespaces=[0-9]+\)$'
+    assert_line --index 7 --regexp "^subids    $(id -un): uids "
+    assert_line --index 8 --regexp '^overlayfs '
+    assert_line --index 9 --regexp '^tun       /dev/net/tun \(mode 0[0-7]{3}\) can be opened$'
+    assert_line --index 10 --regexp '^pasta     '
+    assert_line --index 11 --regexp '^slirp4netns '
+    assert_line --index 12 --regexp '^cgroup    '
+    assert_line --index 13 --regexp '^seccomp   '
+    assert_equal "${#lines[@]}" 14
     [ -z "$stderr" ]
 }
 
@@ -276,8 +278,8 @@ teardown() { teardown_scratch; }
 import json, os, sys
 report = json.load(open(sys.argv[1]))
 assert report["schema"] == 1 and report["ok"] is True, report
-assert report["default_stage"] == "net"
-assert [s["name"] for s in report["stages"]] == ["user_pid", "uts", "mount", "net"]
+assert report["default_stage"] == "harden"
+assert [s["name"] for s in report["stages"]] == ["user_pid", "uts", "mount", "net", "harden"]
 assert all(s["ok"] and s["runs"] and s["error"] is None for s in report["stages"])
 facts = ["kernel", "userns", "subids", "overlayfs", "tun", "pasta", "slirp4netns",
          "cgroup", "seccomp"]
@@ -325,7 +327,8 @@ PY
     assert_line --index 0 "user_pid  FAILED: cannot create the container's namespaces: user namespaces are disabled: sysctl user.max_user_namespaces is 0; as root, set it: sysctl -w user.max_user_namespaces=15000"
     assert_line --index 1 "uts       FAILED: as above"
     assert_line --index 3 "net       FAILED: as above"
-    assert_line --index 5 --regexp '^userns    REFUSED \(unshare: No space left on device\): .*user.max_user_namespaces is 0'
+    assert_line --index 4 "harden    FAILED: as above"
+    assert_line --index 6 --regexp '^userns    REFUSED \(unshare: No space left on device\): .*user.max_user_namespaces is 0'
     run -1 --separate-stderr unshare -U --map-root-user sh -c \
         'echo 0 >/proc/sys/user/max_user_namespaces && exec "$0" check --json' "$UNC"
     run -0 python3 -c '
@@ -348,8 +351,9 @@ print(u["error"])' "$output"
     assert_line --index 0 --regexp '^user_pid  ok \(--map-auto cannot work: .*/etc/subuid'
     assert_line --index 2 --regexp '^mount     FAILED: cannot mount a fresh /proc: .*--bind-proc'
     assert_line --index 3 --regexp '^net       FAILED: '
-    assert_line --index 4 --regexp '^kernel    '
-    assert_equal "${#lines[@]}" 13
+    assert_line --index 4 --regexp '^harden    FAILED: '
+    assert_line --index 5 --regexp '^kernel    '
+    assert_equal "${#lines[@]}" 14
     # The same namespace with that /proc fully visible: the mount stage works.
     run --separate-stderr in_proc_namespace visible /mnt/unc check
     assert_line --index 2 "mount     ok"

@@ -204,8 +204,8 @@ busybox_root() {
 @test "in a busybox root (no C library), unc runs unc: the inner one unpacks into the container's /tmp" {
     busybox_root
     [ ! -e "$SCRATCH/rootfs/lib" ] && [ ! -e "$SCRATCH/rootfs/lib64" ]
-    run -0 "$UNC" --rootfs "$SCRATCH/rootfs" -v "$UNC:/bin/unc:ro" -e UNC_CACHE_DIR=/tmp/unc \
-        sh -c '/bin/unc --rootfs / sh -c "echo \$\$" && ls -d /tmp/unc/build-*'
+    run -0 "$UNC" --privileged --rootfs "$SCRATCH/rootfs" -v "$UNC:/bin/unc:ro" \
+        -e UNC_CACHE_DIR=/tmp/unc sh -c '/bin/unc --rootfs / sh -c "echo \$\$" && ls -d /tmp/unc/build-*'
     assert_equal "${lines[0]}" "1"
     [[ "${lines[1]}" == /tmp/unc/build-* ]]
     assert_equal "${#lines[@]}" 2
@@ -215,8 +215,9 @@ busybox_root() {
     command -v slirp4netns >/dev/null || skip "slirp4netns is not installed"
     busybox_root
     # The inner two share the outer one's network (--net=host): slirp's tap0.
-    run "$UNC" --net=slirp4netns --rootfs "$SCRATCH/rootfs" -v "$UNC:/bin/unc:ro" \
-        -e UNC_CACHE_DIR=/tmp/unc /bin/unc --net=host --rootfs / \
+    # Each container that holds another is --privileged (README, "Nesting").
+    run "$UNC" --privileged --net=slirp4netns --rootfs "$SCRATCH/rootfs" -v "$UNC:/bin/unc:ro" \
+        -e UNC_CACHE_DIR=/tmp/unc /bin/unc --privileged --net=host --rootfs / \
         /bin/unc --net=host --rootfs / sh -c 'echo $$; ip -o -4 addr show tap0'
     if [ "$status" -eq 125 ]; then
         # Where the kernel or the host forbids it: one line that says why.
@@ -244,7 +245,8 @@ require_bullseye() {
     mkdir "$SCRATCH/bin"
     cp "$UNC" "$SCRATCH/bin/unc"
     # The root is root's and only read: the binary comes in on its /mnt.
-    run -0 "$UNC" --rootfs "$BULLSEYE" -v "$SCRATCH/bin:/mnt:ro" -e UNC_CACHE_DIR=/tmp/unc \
+    run -0 "$UNC" --privileged --rootfs "$BULLSEYE" -v "$SCRATCH/bin:/mnt:ro" \
+        -e UNC_CACHE_DIR=/tmp/unc \
         sh -c 'ldd --version | head -n 1; /mnt/unc --rootfs / sh -c "echo \$\$"'
     [[ "${lines[0]}" == *" 2.31" ]]
     assert_equal "${lines[1]}" "1"

@@ -38,7 +38,7 @@ json() {
             ! IFS= read -r more || echo "more: $more"
         }
         echo "unc ${PIPESTATUS[0]}"' "$UNC" "$SCRATCH"
-    assert_line --index 0 --regexp '^\{"pid": [0-9]+, "stage": "net", "hostname": "unc", "net": "none", "ports": \[\]\}$'
+    assert_line --index 0 --regexp '^\{"pid": [0-9]+, "stage": "harden", "hostname": "unc", "net": "none", "ports": \[\]\}$'
     assert_line --index 1 "nspid 1"
     assert_line --index 2 '{"exit-status": 7}'
     assert_line --index 3 "unc 7"
@@ -78,7 +78,7 @@ json() {
     # (bash -c: a redirection of `run` itself would not be captured.)
     run -0 --separate-stderr bash -c '"$0" --json-status-fd=3 -p "127.0.0.1:$1:80" \
         --hostname=box true 3>&1' "$UNC" "$port"
-    assert_line --index 0 --regexp "^\{\"pid\": [0-9]+, \"stage\": \"net\", \"hostname\": \"box\", \"net\": \"(pasta|slirp4netns)\", \"ports\": \[\{\"host-ip\": \"127.0.0.1\", \"host-port\": $port, \"container-port\": 80, \"protocol\": \"tcp\"\}\]\}\$"
+    assert_line --index 0 --regexp "^\{\"pid\": [0-9]+, \"stage\": \"harden\", \"hostname\": \"box\", \"net\": \"(pasta|slirp4netns)\", \"ports\": \[\{\"host-ip\": \"127.0.0.1\", \"host-port\": $port, \"container-port\": 80, \"protocol\": \"tcp\"\}\]\}\$"
     assert_line --index 1 '{"exit-status": 0}'
 }
 

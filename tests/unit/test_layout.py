@@ -20,7 +20,7 @@ def sources(*patterns):
 
 
 MODULES = sources("stages/*.py", "core/*.py", "mounts/*.py", "network/*.py", "images/*.py",
-                  "unc.py", "kernel.py")
+                  "security/*.py", "unc.py", "kernel.py")
 STAGE_MODULES = [path for path in sources("stages/*.py") if not path.endswith("__init__.py")]
 
 
@@ -30,10 +30,10 @@ def tree(path):
 
 
 def test_the_layout_is_there():
-    for package in ("core", "mounts", "network", "stages", "images"):
+    for package in ("core", "mounts", "network", "stages", "images", "security"):
         assert f"{package}/__init__.py" in MODULES
     assert {os.path.basename(p)[:-3] for p in STAGE_MODULES} == \
-        {"user_pid", "uts", "mount", "net"}
+        {"user_pid", "uts", "mount", "net", "harden"}
 
 
 @pytest.mark.parametrize("path", MODULES)

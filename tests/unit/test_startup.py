@@ -131,7 +131,7 @@ def test_a_plain_run_prepares_without_costly_modules_or_backends(built, frozen):
     assert [m for m in ("tarfile", "hashlib", "http.client", "ssl", "lzma", "gzip")
             if m in modules] == []
     assert stage_modules(modules) == sorted(f"stages.{name}" for name in
-                                            ("user_pid", "uts", "mount", "net"))
+                                            ("user_pid", "uts", "mount", "net", "harden"))
 
 
 def test_a_rootfs_run_imports_no_image_machinery(built, tmp_path):

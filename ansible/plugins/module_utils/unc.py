@@ -49,6 +49,15 @@ OPTIONS = {
     "bind_proc": ("--bind-proc", "flag"),
     "net": ("--net", "value"),
     "publish": ("--publish", "list"),
+    "cap_add": ("--cap-add", "list"),
+    "cap_drop": ("--cap-drop", "list"),
+    "seccomp": ("--seccomp", "value"),
+    "ulimits": ("--ulimit", "list"),
+    "pids_limit": ("--pids-limit", "value"),
+    "memory": ("--memory", "value"),
+    "cpus": ("--cpus", "value"),
+    "preserve_fds": ("--preserve-fds", "value"),
+    "privileged": ("--privileged", "flag"),
 }
 # unc's options that are not a container's: what they do is the module's.
 NOT_ARGUMENTS = ("--json", "--json-status-fd", "--debug", "--help", "--version")
@@ -61,7 +70,7 @@ ARGUMENT_SPEC = {
            else {"type": "str"})
     for name, (option, kind) in OPTIONS.items()
 }
-ARGUMENT_SPEC["stage"]["choices"] = ["user_pid", "uts", "mount", "net"]
+ARGUMENT_SPEC["stage"]["choices"] = ["user_pid", "uts", "mount", "net", "harden"]
 ARGUMENT_SPEC["net"]["choices"] = ["auto", "none", "slirp4netns", "pasta", "bridge", "host"]
 ARGUMENT_SPEC["rootfs"]["type"] = "path"
 ARGUMENT_SPEC["persist"]["type"] = "path"

@@ -54,7 +54,7 @@ options:
   stage:
     description: C(--stage), how far the container goes.
     type: str
-    choices: [user_pid, uts, mount, net]
+    choices: [user_pid, uts, mount, net, harden]
   user:
     description: C(--user), USER[:GROUP] to run the command as.
     type: str
@@ -151,6 +151,40 @@ options:
     type: list
     elements: str
     default: []
+  cap_add:
+    description: C(--cap-add), capabilities added to Docker's default 14 (or ALL).
+    type: list
+    elements: str
+    default: []
+  cap_drop:
+    description: C(--cap-drop), capabilities dropped from the set (or ALL).
+    type: list
+    elements: str
+    default: []
+  seccomp:
+    description: C(--seccomp), V(unconfined) or a seccomp profile file in Docker's JSON format.
+    type: str
+  ulimits:
+    description: C(--ulimit), resource limits NAME=SOFT[:HARD] (Docker's names).
+    type: list
+    elements: str
+    default: []
+  pids_limit:
+    description: C(--pids-limit), at most this many processes (a delegated cgroup v2).
+    type: str
+  memory:
+    description: C(--memory), at most this much memory, such as V(512m) (a delegated cgroup v2).
+    type: str
+  cpus:
+    description: C(--cpus), at most this many CPUs' time, such as V(1.5) (a delegated cgroup v2).
+    type: str
+  preserve_fds:
+    description: C(--preserve-fds), pass file descriptors 3 to N+2 to the command too.
+    type: str
+  privileged:
+    description: C(--privileged), turn the hardening defaults off (needed to run unc inside).
+    type: bool
+    default: false
 notes:
   - Supports check mode; it then runs nothing and reports a change unless
     O(creates) or O(removes) say there would be none.

@@ -37,7 +37,8 @@ load ../helpers
         echo "status $?"' "$UNC"
     assert_line --index 2 "mount     ok"
     assert_line --index 3 "net       FAILED: -p, --net=pasta and --net=slirp4netns cannot work here, only --net=none: --net=pasta needs /dev/net/tun, which you may not open (it is mode 0600); as root, run chmod 666 /dev/net/tun, as Debian's udev rules do on an ordinary host; --net=slirp4netns needs it too"
-    assert_line --index 8 "tun       /dev/net/tun, which you may not open (it is mode 0600); as root, run chmod 666 /dev/net/tun, as Debian's udev rules do on an ordinary host"
-    assert_line --index 13 "status 1"
+    assert_line --index 4 "harden    ok"
+    assert_line --index 9 "tun       /dev/net/tun, which you may not open (it is mode 0600); as root, run chmod 666 /dev/net/tun, as Debian's udev rules do on an ordinary host"
+    assert_line --index 14 "status 1"
     [ "$(stat -c %a /dev/net/tun)" != 600 ]
 }

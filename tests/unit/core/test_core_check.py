@@ -57,7 +57,7 @@ def test_the_schema_and_the_order_of_the_entries(report):
     assert list(data)[:5] == ["schema", "unc", "ok", "default_stage", "stages"]
     assert list(data)[5:] == ["kernel", "userns", "subids", "overlayfs", "tun", "pasta",
                               "slirp4netns", "cgroup", "seccomp"]
-    assert [s["name"] for s in data["stages"]] == ["user_pid", "uts", "mount", "net"]
+    assert [s["name"] for s in data["stages"]] == ["user_pid", "uts", "mount", "net", "harden"]
 
 
 def test_the_doc_names_every_key_it_promises():

@@ -43,7 +43,8 @@ def test_usage_is_the_core_then_each_stages_options_in_order():
         if getattr(stage, "OPTIONS", ""):
             assert stage.OPTIONS.strip("\n") in text
     assert "How far the container goes: " + ", ".join(ORDER) in text
-    assert "[-v SPEC]... [--tmpfs=DST]... [-p SPEC]... [--] [COMMAND [ARG...]]" in text
+    assert ("[-v SPEC]... [--tmpfs=DST]... [-p SPEC]... [--cap-add=CAP]... [--cap-drop=CAP]... "
+            "[--ulimit=LIMIT]... [--] [COMMAND [ARG...]]") in text
 
 
 def test_option_names_are_docopts_keys():

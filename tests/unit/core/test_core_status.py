@@ -70,3 +70,17 @@ def test_a_reader_that_went_away_is_no_error(pipe):
     os.close(r)
     status.running(1, "uts", {})           # EPIPE (SIGPIPE is ignored in Python)
     status.ended(0)
+
+
+def test_an_internal_error_still_ends_the_status(pipe, monkeypatch):
+    """unc's own bug during a run: the supervisor gets an end object with
+    125 and the error, as for any failure, and the error goes on to main()."""
+    from core import run as core_run
+    r, w = pipe
+
+    def broken(run):
+        raise KeyError("oops")
+    monkeypatch.setattr(core_run, "start", broken)
+    with pytest.raises(KeyError):
+        core_run.container({"--json-status-fd": str(w), "argv": ["true"]}, [])
+    assert lines(r, w) == [{"exit-status": 125, "error": "internal error: KeyError: 'oops'"}]

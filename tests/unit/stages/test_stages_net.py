@@ -35,6 +35,18 @@ def Host(present, tun=None, route=True):
         yield
 
 
+@pytest.fixture
+def prepared(capfd):
+    """The stages' make_run, stopped at this stage (harden comes after it)."""
+    from tests.unit.stages.conftest import make_run
+
+    def make(*argv):
+        made = make_run("--stage=net", *argv)
+        capfd.readouterr()
+        return made
+    return make
+
+
 def resolv_lines(run):
     return [line for line in run.plan.describe() if "resolv.conf" in line]
 
