@@ -102,6 +102,13 @@ retry() {
     [ "${lines[1]}" -gt 1 ]
 }
 
+@test "exec gets the harden stage's setup, as PID 1 does: capabilities, no_new_privs, seccomp" {
+    "$UNC" -d --name c --rootfs "$ROOTFS" sleep 1000
+    run -0 $T "$UNC" exec c sh -c 'for f in /proc/self/status /proc/1/status; do grep -E "^(CapBnd|CapEff|NoNewPrivs|Seccomp):" $f | tr "\n" " "; echo; done'
+    assert_equal "${lines[0]}" "${lines[1]}"
+    assert_line --index 0 --partial "NoNewPrivs:	1 Seccomp:	2"
+}
+
 @test "exec -u, -e, -w as for a run; the run's -e stays" {
     "$UNC" -d --name c --map-auto -e FROM_RUN=1 --rootfs "$ROOTFS" sleep 1000
     run -0 $T "$UNC" exec -u 1000:1000 c id -u
