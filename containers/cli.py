@@ -247,6 +247,16 @@ def wait_monitor(container, timeout=None):
             os.close(pidfd)
 
 
+def settled(container):
+    """The container once it has started or failed to: while unc -d still
+    sets it up, its state names the waiting command line as its monitor."""
+    import time
+    while container.state.get("status") == "created" and container.monitor_alive():
+        time.sleep(0.05)
+        container.load()
+    return container
+
+
 def do_stop(opts, args, closed):
     """TERM, then KILL after -t seconds (default 10); a stopped container is
     left as it is."""
@@ -254,7 +264,7 @@ def do_stop(opts, args, closed):
     if not (text.isascii() and text.isdigit()):
         raise Fail(f"invalid -t {text!r}: give whole seconds")
     for ref in args:
-        container = state.find(ref)
+        container = settled(state.find(ref))
         if container.running():
             send(container, signal.SIGTERM)
             if not wait_monitor(container, int(text)):
@@ -271,11 +281,12 @@ def do_rm(opts, args, closed):
             raise Fail(f"container {ref} is {container.status().split()[0]}: stop it first "
                        f"('unc stop {ref}'), or remove it with 'unc rm -f {ref}'")
     for container in containers:
-        if container.running():
+        if settled(container).running():
             _signal_process(container.state.get("pid"), container.state.get("pid-start"),
                             signal.SIGKILL)
         wait_monitor(container)
-        container.remove()
+        if os.path.isdir(container.dir):          # not a setup that failed meanwhile
+            container.remove()
     return 0
 
 
