@@ -404,6 +404,25 @@ def detached(work, out_dir, runs, warmup):
         shutil.rmtree(state, ignore_errors=True)
 
 
+# ------------------------------------------------------------ harden
+
+def harden(tools, work, out_dir, runs, warmup):
+    """The default start (stage harden: capabilities, the seccomp filter,
+    no_new_privs, masks, fds) beside --privileged, which turns them off, and
+    crun's net bundle, in one hyperfine invocation (issue 14)."""
+    unc = os.path.join(work, "unc")
+    if "harden" not in unc_stages([unc]):
+        return {"error": "this build has no harden stage"}
+    rootfs = os.path.join(work, "rootfs")
+    commands = {"unc (default)": [unc, "--rootfs", rootfs, "/bin/true"],
+                "unc --privileged": [unc, "--privileged", "--rootfs", rootfs, "/bin/true"]}
+    crun = next((t for t in tools if t.name == "crun"), None)
+    if crun:
+        commands["crun"] = crun.argv("net", ident="harden")
+    log(f"harden ({len(commands)} commands x {runs} runs)")
+    return hyperfine(commands, os.path.join(out_dir, "hf-harden.json"), runs, warmup)
+
+
 # ------------------------------------------------------------ throughput
 
 def _spawn(argv):
@@ -622,6 +641,7 @@ def main():
         "floor": floor(tools, os.path.dirname(out), runs, warmup),
         "map_auto": map_auto(work, os.path.dirname(out), runs, warmup),
         "detached": detached(work, os.path.dirname(out), runs, warmup),
+        "harden": harden(tools, work, os.path.dirname(out), runs, warmup),
         "first_start": first_start(tools, os.path.dirname(out), 5 if quick else 20),
         "throughput": throughput(tools, main_stage, row, together, repeats),
         "memory": memory(tools, main_stage, repeats),

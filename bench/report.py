@@ -178,6 +178,29 @@ def detached_rows(d):
     return out
 
 
+def harden_rows(h):
+    """Issue 14: the default start against --privileged and crun, same run."""
+    if not h:
+        return []
+    out = ["## The default (stage harden) against --privileged and crun (issue 14, same run)",
+           ""]
+    if "error" in h:
+        return out + [f"Not measured: {h['error']}.", ""]
+    default, privileged = h["unc (default)"]["median"], h["unc --privileged"]["median"]
+    out += ["| command | median ms | min | max |", "|---|---:|---:|---:|"]
+    for name, e in h.items():
+        if isinstance(e, dict):
+            out.append(f"| {name} | {e['median']:.1f} | {e['min']:.1f} | {e['max']:.1f} |")
+    added = default - privileged
+    out += ["", f"The defaults add {added:.2f} ms to a start ({default / privileged:.2f}x "
+            f"--privileged; target <= 1 ms: {'yes' if added <= 1 else '**no**'})."]
+    if "crun" in h:
+        to_crun = default / h["crun"]["median"]
+        out.append(f"The default start is {to_crun:.2f}x crun's (target <= 2.0x: "
+                   f"{'yes' if to_crun <= 2.0 else '**no**'}).")
+    return out + [""]
+
+
 def markdown(r):
     meta, lat = r["meta"], r["latency"]
     out = ["# unc benchmark results", ""]
@@ -208,6 +231,7 @@ def markdown(r):
     out += first_start_rows(r)
     out += map_auto_rows(r.get("map_auto"))
     out += detached_rows(r.get("detached"))
+    out += harden_rows(r.get("harden"))
     out += image_rows(lat)
 
     out += ["## Start latency", "",
