@@ -27,7 +27,9 @@ to the root it opened through /proc/PID/root beforehand.
 The command's environment, -u and -w go through core/execvp.py as PID 1's
 command did (the run's -e/--env-file/--clearenv, then exec's own -e), and
 every stage's hooks command_setup (before them) and command_exec (after
-them, right before execve) run as they do for a run's command.
+them, right before execve) run as they do for a run's command. The
+command does not join the container's cgroup (the harden stage's limits):
+not done yet.
 """
 
 import errno
