@@ -129,6 +129,7 @@ _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                         ctypes.c_ulong, ctypes.c_char_p)
 _libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
 _libc.unshare.argtypes = (ctypes.c_int,)
+_libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
 _libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
                         ctypes.c_ulong, ctypes.c_ulong)
 _libc.sethostname.argtypes = (ctypes.c_char_p, ctypes.c_size_t)
@@ -157,6 +158,10 @@ def flag_names(flags, names):
 
 def unshare(flags):
     _check(_libc.unshare(flags), "unshare")
+
+
+def setns(fd, nstype):
+    _check(_libc.setns(fd, nstype), "setns")
 
 
 def mount(source, target, fstype, flags, data=None):
