@@ -40,22 +40,46 @@ def wants(argv):
     if not argv:
         return False
     i = 0
-    while i < len(argv) and argv[i].split("=")[0] in GLOBAL_FLAGS:
-        i += 1                            # --debug is unc's own too: see what follows
+    while i < len(argv) and argv[i].split("=")[0] in GLOBAL_FLAGS + GLOBAL_VALUES:
+        # --debug is unc's own too: see what follows
+        i += 2 if argv[i] in GLOBAL_VALUES else 1
     if i == len(argv):
         return False
     first = argv[i].split("=")[0]
-    if i and first in VERBS:
-        return True
+    if any(a.split("=")[0] in GLOBAL_VALUES for a in argv[:i]):
+        return True                       # --root, --log: never unc's own
     if first in ROUTED:
         return True
+    # exec and kill are also unc's own commands (containers/cli.py): theirs
+    # unless runc's own options are used or the id is a container of the
+    # OCI root (Podman calls `kill ID SIGNUM`, and exec with --process).
     rest = argv[i + 1:]
-    if first == "kill":
-        return "--all" in rest or "-a" in rest or (len(rest) == 2 and not rest[0].startswith("-"))
-    if first == "exec":
-        return any(a.split("=")[0] in ("--process", "-p", "--pid-file", "--console-socket",
-                                       "--detach", "-d", "--tty", "-t") for a in rest)
+    if first == "kill" and ("--all" in rest or "-a" in rest):
+        return True
+    if first == "exec" and any(a.split("=")[0] in ("--process", "--pid-file",
+                                                   "--console-socket", "--detach")
+                               for a in rest):
+        return True
+    if first in ("kill", "exec"):
+        ids = [a for a in rest if not a.startswith("-")]
+        return bool(ids) and _in_oci_root(argv[:i], ids[0])
     return False
+
+
+def _in_oci_root(options, cid):
+    """Whether `cid` is a container of the OCI root that `options` (the
+    global ones before the verb) name."""
+    from oci import state
+    root = None
+    for n, option in enumerate(options):
+        if option.startswith("--root="):
+            root = option.split("=", 1)[1]
+        elif option == "--root" and n + 1 < len(options):
+            root = options[n + 1]
+    try:
+        return state.Container(root or state.default_root(), cid).exists()
+    except Fail:
+        return False
 
 
 class Args:

@@ -106,9 +106,11 @@ def test_mount_options_become_flags_propagation_and_data():
     (["--root", "/r", "state", "x"], True),
     (["--debug", "delete", "x"], True),
     (["--debug", "ls"], False),                    # unc's own --debug
-    (["kill", "x", "9"], True),
     (["kill", "--all", "x"], True),
     (["exec", "--process", "p.json", "x"], True),
+    (["exec", "-t", "web", "sh"], False),          # unc's own exec (containers/)
+    (["kill", "web", "other"], False),             # unc's own kill of two containers
+    (["--root", "/nonexistent", "kill", "x", "9"], True),
     (["ls", "-l"], False),
     ([], False),
 ])
@@ -142,3 +144,11 @@ def test_devices_are_the_hosts_nodes(tmp_path):
             {"path": "/dev/null", "type": "c", "major": 1, "minor": 5}]))
     with pytest.raises(Fail, match="no such device"):
         config.load(bundle(tmp_path, linux__devices=[{"path": "/dev/unc-none", "type": "c"}]))
+
+
+def test_kill_and_exec_of_a_container_in_the_oci_root_are_the_runtimes(tmp_path):
+    (tmp_path / "box").mkdir()
+    (tmp_path / "box" / "state.json").write_text("{}")
+    assert cli.wants(["--root", str(tmp_path), "--debug", "kill", "box", "9"])
+    assert cli.wants([f"--root={tmp_path}", "exec", "-t", "box", "sh"])
+    assert not cli.wants(["kill", "box-not-there", "9"])
