@@ -82,7 +82,7 @@ def _monitor(opts, stages, container, ready_w, runs):
         elif opts.get("--debug"):
             import traceback
             traceback.print_exc()
-    monitor.finish(status)
+    monitor.finish(status, remove=bool(opts.get("--rm")))
     os._exit(status)
 
 
@@ -197,12 +197,15 @@ class Monitor:
             if done:
                 self.handlers.discard(pid)
 
-    def finish(self, code):
+    def finish(self, code, remove=False):
         """The container has ended and every stage cleaned up: wait for the
         exec handlers (their commands died with the PID namespace), record
-        the status."""
+        the status, or with --rm remove the container."""
         self._reap(0)
         if self.ready_w is None and os.path.isdir(self.container.dir):
+            if remove:
+                self.container.remove()
+                return
             import time
             self.container.save(status="exited", **{"exit-status": code, "finished": time.time()})
 

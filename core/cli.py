@@ -72,6 +72,8 @@ Options:
                        to `unc logs`.
   --name=NAME          Name the container (with -d), for unc exec, ps,
                        kill, stop, rm and logs.
+  --rm                 With -d: remove the container (its state and log)
+                       when it ends; a run without -d leaves nothing anyway.
   --init               Run a small init as PID 1 that reaps zombies and
                        forwards signals; COMMAND then runs as PID 2, and
                        signals it has no handler for end it as on the host.

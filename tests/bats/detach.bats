@@ -256,6 +256,16 @@ retry() {
     assert_line ps
 }
 
+@test "-d --rm: the container is removed when it ends" {
+    "$UNC" -d --rm --name gone --rootfs "$ROOTFS" sleep 1000
+    run -0 "$UNC" ps -q
+    assert_equal "${#lines[@]}" 1
+    run -0 "$UNC" kill -s KILL gone
+    retry sh -c '[ -z "$("$0" ps -aq)" ]' "$UNC"
+    [ -z "$(ls "$STATE" | grep -v names)" ]
+    [ -z "$(ls "$STATE/names")" ]
+}
+
 @test "without -d, a run writes no state" {
     run -0 "$UNC" --rootfs "$ROOTFS" true
     [ ! -e "$XDG_RUNTIME_DIR/unc" ]
