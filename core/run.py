@@ -17,10 +17,10 @@ unc stays outside every namespace so that it can write the id maps of the
 container from outside (as newuidmap does), start helpers such as slirp4netns
 on the host, forward signals, and clean up.
 
-A detached run (run.detached set: the OCI runtime's `create`, oci/) leaves
+A created run (run.handover set: the OCI runtime's `create`, oci/) leaves
 earlier: the unsharer first joins the namespaces the run names
-(run.detached.join), and once every stage's setup is done PID 1 hands over
-to run.detached.start instead of executing COMMAND; unc returns as soon as
+(run.handover.join), and once every stage's setup is done PID 1 hands over
+to run.handover.start instead of executing COMMAND; unc returns as soon as
 PID 1 says it is set up, leaving it alive, with no parent-death signal, for
 the nearest subreaper above unc (conmon) to adopt.
 """
@@ -60,7 +60,7 @@ class Run:
         "signaled",    # PID 1 died from a signal
         "reaped",      # unc has collected PID 1's exit status
         "status",      # --json-status-fd's writer (core/status.py), or None
-        "detached",    # a detached run's hand-over (oci/), or None
+        "handover",    # OCI create's hand-over (oci/container.py), or None
         "monitor",     # -d's monitor (containers/monitor.py), or None
     )
 
@@ -83,7 +83,7 @@ class Run:
         self.signaled = False
         self.reaped = False
         self.status = None
-        self.detached = None
+        self.handover = None
         self.monitor = None
 
     def trace(self, message):
@@ -143,7 +143,7 @@ def start(run):
     report_r, report_w = os.pipe()   # unsharer and PID 1 -> unc
     go_r, go_w = os.pipe()           # unc -> PID 1: "the host side is ready"
     run.ignored = signals.ignored_signals()
-    if os.isatty(0) and not run.detached:
+    if os.isatty(0) and not run.handover:
         from core import terminal
         run.tty, run.modes = terminal.foreground()
 
@@ -169,7 +169,7 @@ def start(run):
         raise Fail(text or "the unsharer died", int(status or FAILED))
     run.pid = int(message.split()[1])
 
-    installed = signals.forward_signals(run) if not run.detached else []
+    installed = signals.forward_signals(run) if not run.handover else []
     done = []
     problem = None
     try:
@@ -184,7 +184,7 @@ def start(run):
             for stage in run.stages:
                 reported.update(run.hook(stage, "status") or {})
             run.status.running(run.pid, run.stages[-1].NAME, reported)
-        if run.detached and not problem:
+        if run.handover and not problem:
             # PID 1 is set up and waits for its start: it outlives unc.
             done = []
             return 0
@@ -270,8 +270,8 @@ def _unsharer(run, report_w, go_r):
     try:
         # Dies with unc; nothing setuid runs in this process afterwards.
         kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
-        if run.detached:
-            run.detached.join(run)
+        if run.handover:
+            run.handover.join(run)
         run.trace(f"unshare({kernel.flag_names(run.flags, kernel.CLONE_NAMES)})")
         try:
             kernel.unshare(run.flags)
@@ -310,20 +310,20 @@ def _pid1(run, report_w, go_r):
         # A process group of its own: a signal to the caller's group (timeout,
         # a shell's `kill 0`) then reaches the container only through unc,
         # which passes it to PID 1 or ends the container, never half of it.
-        if run.detached:
+        if run.handover:
             os.setsid()     # a session of its own: it may get a controlling terminal
         else:
             os.setpgid(0, 0)
         if os.read(go_r, 1) != b"g":
             os._exit(FAILED)                    # unc gave up before the start
-        if run.detached:
+        if run.handover:
             os.close(go_r)                      # it outlives unc: no death signal
         else:
             _die_with_unc(go_r)
         for stage in run.stages:
             run.hook(stage, "container_setup")
-        if run.detached:
-            run.detached.start(run, report_w)   # never returns
+        if run.handover:
+            run.handover.start(run, report_w)   # never returns
         for stage in run.stages:
             run.hook(stage, "command_setup")
         env = execvp.start(run, run.process)

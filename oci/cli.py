@@ -240,7 +240,7 @@ def verb_create(root, argv, debug, closed):
 def _create(container, spec, args, socket_path, debug, preserve):
     from core.run import Run, start
     from oci import state
-    from oci.container import Detached, Stage
+    from oci.container import Handover, Stage
     os.mkfifo(container.fifo, 0o600)
     container.record = {"bundle": spec.bundle, "rootfs": spec.rootfs,
                         "annotations": spec.annotations, "pid": None,
@@ -252,9 +252,9 @@ def _create(container, spec, args, socket_path, debug, preserve):
         console = consoles.connect(socket_path)
     stage = Stage(spec, container)
     run = Run({"--trace": debug, "--debug": debug}, [stage])
-    run.detached = Detached(spec, container.fifo, console, held=(container._lock,),
+    run.handover = Handover(spec, container.fifo, console, held=(container._lock,),
                             preserve=preserve)
-    run.detached.stage_state = container
+    run.handover.stage_state = container
     run.hook(stage, "prepare")
     start(run)
     if console is not None:

@@ -2,7 +2,7 @@
 for `start`.
 
 Used by cli.py's create, which runs core/run.py's start() with [Stage] as
-the stages and a Detached as run.detached. The stage does, at the
+the stages and a Handover as run.handover. The stage does, at the
 protocol's hooks (stages/__init__.py), what unc's own stages do for their
 options, from config.json instead:
     prepare          the namespaces to create (run.flags) and the mount plan
@@ -15,9 +15,9 @@ options, from config.json instead:
                      and prestart hooks;
     container_setup  the hostname, lo up in a new network namespace, the
                      plan.
-Detached.join runs in the unsharer before unshare(2): setns(2) into the
+Handover.join runs in the unsharer before unshare(2): setns(2) into the
 namespaces config.json names by path (a user namespace first, as it owns
-the others). Detached.start runs in PID 1 once the root is the
+the others). Handover.start runs in PID 1 once the root is the
 container's: the program is found (a missing one fails `create`, as with
 runc), the console is handed over, unc is released (create returns),
 then PID 1 blocks opening exec.fifo for writing until `start` opens it
@@ -119,7 +119,7 @@ class Stage:
             loopback_up(run)
         # Until the root changes, /proc is the host's procfs, where
         # /proc/self names PID 1 by the pid the hooks' state JSON gives.
-        run.detached.host_pid = int(os.readlink("/proc/self"))
+        run.handover.host_pid = int(os.readlink("/proc/self"))
         run.plan.execute(run)
 
 
@@ -145,7 +145,7 @@ def plan_maps(spec):
             "helpers": idmap.require_helpers(*maps, env=env)}
 
 
-class Detached:
+class Handover:
     """What differs in a created container's start (core/run.py)."""
 
     def __init__(self, spec, fifo, console=None, held=(), preserve=0):
@@ -223,7 +223,7 @@ class CreateContainerHooks(Op):
     def execute(self, ctx):
         from oci import hooks           # imported by prepare, on the host
         hooks.run_all(self.stage.spec.hooks, ("createContainer",),
-                      self.stage.state.state_of(ctx.run.detached.host_pid, "created"),
+                      self.stage.state.state_of(ctx.run.handover.host_pid, "created"),
                       ctx.run.trace, before=_without_staging)
 
     def describe(self):

@@ -158,7 +158,7 @@ def _child(pid, kinds, proc, console, report_w, trace, seccomp, preserve):
     """The first child: join, fork the process, report its pid, exit."""
     try:
         # unc's binary until the execve: out of the container's reach
-        # (container.py, Detached.start).
+        # (container.py, Handover.start).
         kernel.prctl(kernel.PR_SET_DUMPABLE, 0)
         join(pid, kinds)
         target = os.fork()

@@ -61,9 +61,9 @@ OPTIONS = {
 }
 # unc's options that are not a container's: what they do is the module's.
 # unc_run waits for its container and returns its output and status, so a
-# detached one (-d, --name: `unc ps`, `unc exec`...) is not one of its runs.
+# detached one (-d, --name, --rm: `unc ps`, `unc exec`...) is not one of its runs.
 NOT_ARGUMENTS = ("--json", "--json-status-fd", "--debug", "--help", "--version",
-                 "--detach", "--name")
+                 "--detach", "--name", "--rm")
 
 # The argument_spec entries of OPTIONS, for AnsibleModule.
 ARGUMENT_SPEC = {
