@@ -118,6 +118,7 @@ class Monitor:
         self.ready_w = ready_w
         self.sock = None
         self.handlers = set()
+        self.namespaces = []      # (setns flag, fd) of PID 1's, from attach()
 
     def tell(self, text):
         """Answer the waiting command line, once."""
@@ -128,6 +129,17 @@ class Monitor:
                 pass
             os.close(self.ready_w)
             self.ready_w = None
+
+    def attach(self, run):
+        """PID 1 exists: hold its namespaces for exec (containers/enter.py).
+
+        A non-dumpable process's /proc/PID/ns files (and setns(2) on its
+        pidfd) need ptrace access that the user lacks: the harden stage makes
+        PID 1 so, and an --init PID 1 stays so. Opened now, before it starts
+        its setup, they stay usable for the container's life.
+        """
+        from containers import enter
+        self.namespaces = enter.open_namespaces(run.pid)
 
     def running(self, run):
         """The command runs: record it, open the exec socket, answer."""

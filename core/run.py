@@ -173,6 +173,11 @@ def start(run):
     done = []
     problem = None
     try:
+        if run.monitor:
+            # Before PID 1 may turn non-dumpable (the harden stage): its
+            # namespaces, for `unc exec`, are opened while its /proc files
+            # are still the user's.
+            run.monitor.attach(run)
         for stage in run.stages:
             done.append(stage)
             run.hook(stage, "host_setup")
