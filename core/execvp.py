@@ -212,8 +212,10 @@ def execute(run, argv, env, report_w, shell_fallback=False):
     if found is None:
         where = ("" if not command or "/" in command
                  else f"'s PATH ({env.get('PATH', DEFAULT_PATH)})")
+        hint = ("; no COMMAND was given and the container has no shell to run instead: "
+                "give one" if shell_fallback else "")
         report(report_w, NOT_FOUND, f"{command!r}: command not found in the container{where}"
-               if not command else f"{command}: command not found in the container{where}")
+               if not command else f"{command}: command not found in the container{where}{hint}")
         os._exit(NOT_FOUND)
     if found.errno == errno.ENOENT:
         # The file is there, so what is missing is its #! interpreter or
@@ -221,5 +223,18 @@ def execute(run, argv, env, report_w, shell_fallback=False):
         report(report_w, NOT_FOUND, f"{command}: cannot execute: its interpreter (#! line) "
                "or dynamic loader is missing in the container")
         os._exit(NOT_FOUND)
-    report(report_w, CANNOT_EXECUTE, f"{command}: cannot execute: {found.strerror}")
+    why = found.strerror
+    if found.errno == errno.EACCES and found.filename and _on_noexec(found.filename):
+        why += (" (the filesystem holding it is mounted noexec: put the root "
+                "filesystem or the program on one that allows executing programs)")
+    report(report_w, CANNOT_EXECUTE, f"{command}: cannot execute: {why}")
     os._exit(CANNOT_EXECUTE)
+
+
+def _on_noexec(path):
+    """Whether `path` lies on a mount with MS_NOEXEC, where execve(2) says
+    EACCES whatever the file's mode."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_NOEXEC)
+    except OSError:
+        return False

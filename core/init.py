@@ -53,6 +53,7 @@ import os
 import _signal as signal
 
 from core.signals import FORWARDED, exit_status
+import kernel
 from kernel import signal_name
 
 
@@ -62,6 +63,19 @@ def init(run, start_command, report_w):
     start_command execs the command or reports why it cannot and _exits,
     exactly as without --init; it never returns. Never returns either.
     """
+    # init stays unc, the program in unc's cache, for the container's whole
+    # life: its /proc/1/exe would lead the container's root, who owns that
+    # file through the id map, to unc's own binary on the host, to open it
+    # (or keep an O_PATH handle and write it once unc has exited: runc's
+    # CVE-2019-5736). A process that is not dumpable has its /proc/PID
+    # files owned by root of the user namespace its memory was made in (the
+    # host's, where unc was executed), and /proc/PID/exe is then open only
+    # to a caller with CAP_SYS_PTRACE there (ptrace(2), "Ptrace access
+    # mode checking"). The id maps are written by now; the command (PID 2)
+    # is dumpable again once it has executed its own program. The harden
+    # stage does the same for every PID 1; this holds for --init at the
+    # stages before it too (--stage=user_pid shows init in the host's /proc).
+    kernel.prctl(kernel.PR_SET_DUMPABLE, 0)
     forwarded = [s for s in FORWARDED if s not in run.ignored]
     waited = forwarded + [signal.SIGCHLD]
     signal.pthread_sigmask(signal.SIG_BLOCK, waited)
