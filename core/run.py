@@ -286,7 +286,13 @@ def _unsharer(run, report_w, go_r):
             os._exit(FAILED)
         pid = os.fork()
         if pid == 0:
-            _pid1(run, report_w, go_r)
+            try:
+                _pid1(run, report_w, go_r)
+            finally:
+                # PID 1 never returns into unc's stack: past pivot_root its
+                # error paths (imports, the host's paths) would act in the
+                # container.
+                os._exit(FAILED)
         run.trace(f"fork -> pid 1 in the new pid namespace (host pid {pid})")
         os.write(report_w, f"pid {pid}\n".encode())
         os._exit(0)
@@ -368,7 +374,11 @@ def failed_inside(run, report_w, e, doing="container setup"):
             traceback.print_exc()
         status, text = FAILED, (f"internal error in the container: {e.__class__.__name__}: "
                                 f"{one_line(str(e))}; rerun with --debug and report it")
-    report(report_w, status, text)
+    try:
+        report(report_w, status, text)
+    except OSError:
+        # OCI's PID 1 after create returned: its stderr is all that is left.
+        os.write(2, f"unc: {one_line(text)}\n".encode())
     os._exit(status)
 
 

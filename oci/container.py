@@ -80,6 +80,14 @@ class Stage:
         plan.enter.append(Chdir("/"))
         run.plan = plan
         self.maps = plan_maps(spec) if spec.flags & CLONE_NEWUSER else None
+        if self.maps and os.geteuid() == 0:
+            # PID 1 opens exec.fifo as the namespace's root, which is some
+            # other host id than ours when the map leaves ours out: the
+            # FIFO is that id's (runc does the same).
+            root_ids = [next((int(h) for c, h, _ in (m.split(":") for m in maps)
+                              if int(c) == 0), -1)
+                        for maps in (spec.uid_mappings, spec.gid_mappings)]
+            os.chown(self.state.fifo, *root_ids)
         if spec.pids_limit > 0:
             from oci import cgroups, state
             self.cgroup = cgroups.Pids(spec.cgroups_path or f"/unc-oci/{self.state.id}",
@@ -107,6 +115,15 @@ class Stage:
 
     def container_setup(self, run, me):
         spec = self.spec
+        if spec.flags & CLONE_NEWUSER and (os.getuid(), os.getgid()) != (0, 0):
+            # A map without the caller's id (real root, host 1000-2999 as
+            # 0-1999) leaves PID 1 the overflow id there, and the kernel
+            # refuses to create a file whose owner it cannot map
+            # (EOVERFLOW, in the staging tmpfs). Its maps written, it
+            # becomes the namespace's root, as runc does.
+            run.trace("setresgid(0, 0, 0); setresuid(0, 0, 0)")
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
         if spec.hostname is not None:
             if not (spec.flags & CLONE_NEWUTS or any(k == "uts" for k, _, _ in spec.join)):
                 raise Fail("config.json: hostname needs a UTS namespace (linux.namespaces "
@@ -202,11 +219,12 @@ class Handover:
             hooks.run_all(spec.hooks, ("startContainer",),
                           self.stage_state.state_of(self.host_pid, "running"), run.trace)
         try:
-            process.apply(spec.process, run.trace, spec.seccomp)
+            process.apply(spec.process, run.trace, spec.seccomp, self.preserve)
         except (Fail, OSError) as e:
+            # create has returned: the container's stderr is all that is left.
             os.write(2, f"unc: cannot start the container's process: {e}\n".encode())
             os._exit(125)
-        process.execute(spec.process, path, run.trace, self.preserve)
+        process.execute(spec.process, path, run.trace)
 
 
 class CreateContainerHooks(Op):

@@ -170,8 +170,8 @@ def _child(pid, kinds, proc, console, report_w, trace, seccomp, preserve):
             from oci import console as consoles   # imported by run() on the host
             consoles.hand_over(console, proc.get("consoleSize"))
         path = processes.prepare(proc)
-        processes.apply(proc, trace, seccomp)
-        processes.execute(proc, path, trace, preserve)
+        processes.apply(proc, trace, seccomp, preserve)
+        processes.execute(proc, path, trace)
     except Fail as e:
         report(report_w, e.status, str(e))
     except OSError as e:

@@ -3,7 +3,9 @@
 
 Used by container.py (PID 1, once `start` lets it go) and cli.py's exec
 (a process that joined the container's namespaces). The order, and the
-kernel rule behind it (capabilities(7)):
+kernel rule behind it (capabilities(7), seccomp(2)):
+    0. every fd but 0-2 (and --preserve-fds) marked close-on-exec, before
+       any seccomp filter: the container's filter may refuse close_range;
     1. rlimits, while the capability to raise a hard limit is still held;
        oomScoreAdj likewise;
     2. PR_SET_KEEPCAPS, then the capabilities outside `bounding` dropped
@@ -12,9 +14,10 @@ kernel rule behind it (capabilities(7)):
        set, and without KEEPCAPS the permitted set too;
     4. umask and the working directory;
     5. capset(2) to exactly the effective, permitted and inheritable sets
-       asked, then the ambient ones raised (they must be permitted and
-       inheritable);
-    6. no_new_privs, which setuid files then cannot undo;
+       asked, then the ambient ones raised that are permitted and
+       inheritable (the kernel refuses the others: skipped, as runc does);
+    6. no_new_privs, which setuid files then cannot undo, and the seccomp
+       filter last, so that it judges only the execve;
     7. execve with the process's own environment, the program found on
        that environment's PATH, as runc does.
 """
@@ -59,10 +62,15 @@ def prepare(process, cwd_check=True):
     return find(process["args"][0], env)
 
 
-def apply(process, trace, seccomp=None):
-    """Steps 1 to 6 above, in the container; `seccomp`: a compiled filter
+def apply(process, trace, seccomp=None, preserve=0):
+    """Steps 0 to 6 above, in the container; `seccomp`: a compiled filter
     (security/seccomp.py) for the container, loaded last of all, or while
-    the capability to load it is still held when no_new_privs is off."""
+    the capability to load it is still held when no_new_privs is off;
+    `preserve`: --preserve-fds."""
+    # Whatever else is open, unc's or the caller's, must not reach the
+    # container: an inherited directory fd leads past its root
+    # (security/fds.py).
+    fds.close_on_exec(preserve)
     try:
         limits.apply_rlimits([(rlimit_number(r["type"]), r["soft"], r["hard"])
                               for r in process.get("rlimits") or []], trace)
@@ -103,7 +111,8 @@ def apply(process, trace, seccomp=None):
     if caps is not None:
         capabilities.apply(effective=set(caps.get("effective") or []) & set(
             caps.get("permitted") or []), permitted=caps.get("permitted") or [],
-            inheritable=caps.get("inheritable") or [], ambient=caps.get("ambient") or [])
+            inheritable=caps.get("inheritable") or [], ambient=caps.get("ambient") or [],
+            trace=trace)
     if process.get("noNewPrivileges"):
         trace("prctl(PR_SET_NO_NEW_PRIVS, 1)")
         kernel.prctl(kernel.PR_SET_NO_NEW_PRIVS, 1)
@@ -112,14 +121,9 @@ def apply(process, trace, seccomp=None):
             filters.load(seccomp)
 
 
-def execute(process, path, trace, preserve=0):
-    """execve the process with fds 0-2 and `preserve` more (--preserve-fds);
-    on failure say why on stderr and exit as a shell would (127 not found,
+def execute(process, path, trace):
+    """execve the process (apply left it fds 0-2 and --preserve-fds); on failure say why on stderr and exit as a shell would (127 not found,
     126 cannot execute)."""
-    # Whatever else is open, unc's or the caller's, must not reach the
-    # container: an inherited directory fd leads past its root
-    # (security/fds.py).
-    fds.close_on_exec(preserve)
     trace(f"execve {path}")
     try:
         os.execve(path, process["args"], dict(e.split("=", 1) for e in process.get("env") or []

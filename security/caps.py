@@ -8,8 +8,10 @@ API (for stages/harden.py, `unc exec` and the OCI runtime):
     names(caps)             the sorted CAP_ names of a set, for --trace
     DEFAULT                 Docker's default 14, as numbers
     apply(bounding=None, effective=None, permitted=None, inheritable=None,
-          ambient=None)     sets given as iterables of numbers or names;
-                            None leaves a set as it is
+          ambient=None, trace=None)
+                            sets given as iterables of numbers or names;
+                            None leaves a set as it is; an ambient one the
+                            kernel cannot raise is skipped
 
 Root in a user namespace holds every capability, but only over what that
 namespace owns: its mounts, its network, its processes. Each is still a
@@ -94,12 +96,14 @@ def _numbers(caps):
     return None if caps is None else {c if isinstance(c, int) else number(c) for c in caps}
 
 
-def apply(bounding=None, effective=None, permitted=None, inheritable=None, ambient=None):
+def apply(bounding=None, effective=None, permitted=None, inheritable=None, ambient=None,
+          trace=None):
     """Set this process's capability sets; None leaves a set as it is.
 
     A set given without another that it needs keeps the kernel's rules:
-    effective must lie within permitted, ambient within permitted and
-    inheritable (the kernel refuses otherwise, and so does this)."""
+    effective must lie within permitted (the kernel refuses otherwise, and
+    so does this); an ambient capability outside permitted and inheritable
+    is skipped, said through `trace`."""
     bounding, effective, permitted, inheritable, ambient = map(
         _numbers, (bounding, effective, permitted, inheritable, ambient))
     if bounding is not None:
@@ -112,5 +116,13 @@ def apply(bounding=None, effective=None, permitted=None, inheritable=None, ambie
                         for i, caps in enumerate((effective, permitted, inheritable))))
     if ambient is not None:
         kernel.prctl(kernel.PR_CAP_AMBIENT, kernel.PR_CAP_AMBIENT_CLEAR_ALL)
+        # The kernel raises an ambient capability only if it is both
+        # permitted and inheritable (EPERM otherwise); the others are
+        # skipped, as runc does, since `runc spec`'s config asks for some
+        # that it leaves out of the inheritable set.
+        _, now_permitted, now_inheritable = kernel.capget()
         for cap in sorted(ambient):
-            kernel.prctl(kernel.PR_CAP_AMBIENT, kernel.PR_CAP_AMBIENT_RAISE, cap)
+            if now_permitted & now_inheritable & (1 << cap):
+                kernel.prctl(kernel.PR_CAP_AMBIENT, kernel.PR_CAP_AMBIENT_RAISE, cap)
+            elif trace:
+                trace(f"ambient CAP_{NAMES[cap]} skipped: not both permitted and inheritable")

@@ -258,3 +258,41 @@ teardown() { teardown_oci; }
     assert_equal "$stderr" "unc: cannot exec in a container that has not started: start it first"
     oci start c19 || { cat "$SCRATCH/c19.err" "$SCRATCH/c19.out"; false; }
 }
+
+@test "a seccomp filter that refuses close_range: the process runs with fds 0-2 only (the filter is loaded last)" {
+    # runtime-tools' default filter has no close_range in its allow list.
+    filter='c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["close_range"], "action": "SCMP_ACT_ERRNO"}]}'
+    script='test -e /proc/self/fd/7 && echo 7 open || echo 7 closed; exec sleep 2020'
+    oci_bundle "$BUNDLE" "[\"sh\", \"-c\", \"$script\"]" "$filter"
+    oci create --bundle "$BUNDLE" c20 > "$SCRATCH/c20.out" 2> "$SCRATCH/c20.err" </dev/null 7</
+    oci start c20
+    oci_bundle "$BUNDLE" "[\"sh\", \"-c\", \"$script\"]" "$filter" 'c["process"]["noNewPrivileges"] = True'
+    oci create --bundle "$BUNDLE" c21 > "$SCRATCH/c21.out" 2> "$SCRATCH/c21.err" </dev/null 7</
+    oci start c21
+    for i in $(seq 500); do [ -s "$SCRATCH/c20.out" ] && [ -s "$SCRATCH/c21.out" ] && break; sleep 0.01; done
+    assert_equal "$(cat "$SCRATCH/c20.out" "$SCRATCH/c20.err")" "7 closed"
+    assert_equal "$(cat "$SCRATCH/c21.out" "$SCRATCH/c21.err")" "7 closed"
+    run -0 --separate-stderr oci exec c21 sh -c 'test -e /proc/self/fd/7 && echo open || echo closed' 7</
+    assert_output "closed"
+    assert_equal "$stderr" ""
+}
+
+@test "ambient capabilities outside the inheritable set are skipped (runc spec's config runs)" {
+    oci_bundle "$BUNDLE" '["sh", "-c", "grep CapAmb /proc/self/status"]' \
+        'c["process"]["capabilities"] = {k: ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"] for k in ("bounding", "effective", "permitted", "ambient")}'
+    "$UNC" --debug --root "$OCI_ROOT" create --bundle "$BUNDLE" c22 > "$SCRATCH/c22.out" 2> "$SCRATCH/c22.err" </dev/null
+    oci start c22
+    oci_wait_stopped c22
+    assert_equal "$(cat "$SCRATCH/c22.out")" "$(printf 'CapAmb:\t0000000000000000')"
+    run grep -c "ambient CAP_.* skipped: not both permitted and inheritable" "$SCRATCH/c22.err"
+    assert_output 3
+    run ! grep "cannot start" "$SCRATCH/c22.err"
+    # Those also inheritable are raised.
+    oci_bundle "$BUNDLE" '["sh", "-c", "grep CapAmb /proc/self/status"]' \
+        'c["process"]["capabilities"] = {k: ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"] for k in ("bounding", "effective", "permitted", "ambient")}' \
+        'c["process"]["capabilities"]["inheritable"] = ["CAP_KILL"]'
+    oci_create c23
+    oci start c23
+    oci_wait_stopped c23
+    assert_equal "$(cat "$SCRATCH/c23.out" "$SCRATCH/c23.err")" "$(printf 'CapAmb:\t0000000000000020')"
+}

@@ -54,3 +54,13 @@ teardown() {
     assert_equal "$(cat "$SCRATCH/r3.out")" "$(printf '1\nocibox')"
     oci delete r3
 }
+
+@test "as root: a user namespace whose map leaves out the host's root (host 100000 as 0)" {
+    oci_bundle "$BUNDLE" '["sh", "-c", "id -u; id -g; cat /proc/self/uid_map; touch /tmp/f && stat -c %u /tmp/f"]' \
+        'c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 2000}]' \
+        'c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 2000}]'
+    oci_create u1 || { cat "$SCRATCH/u1.err"; false; }
+    oci start u1
+    oci_wait_stopped u1
+    assert_equal "$(cat "$SCRATCH/u1.out" "$SCRATCH/u1.err" | tr -s ' ')" "$(printf '0\n0\n 0 100000 2000\n0')"
+}
