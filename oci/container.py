@@ -198,7 +198,7 @@ class Handover:
         spec = self.spec
         for fd in self.held:
             os.close(fd)                  # a flock lives as long as any copy of its fd
-        path = process.prepare(spec.process)
+        path = process.prepare(spec.process, run.trace)
         if self.console is not None:
             from oci import console
             console.hand_over(self.console, spec.process.get("consoleSize"))

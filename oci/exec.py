@@ -169,7 +169,7 @@ def _child(pid, kinds, proc, console, report_w, trace, seccomp, preserve):
         if console is not None:
             from oci import console as consoles   # imported by run() on the host
             consoles.hand_over(console, proc.get("consoleSize"))
-        path = processes.prepare(proc)
+        path = processes.prepare(proc, trace)
         processes.apply(proc, trace, seccomp, preserve)
         processes.execute(proc, path, trace)
     except Fail as e:

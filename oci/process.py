@@ -7,7 +7,8 @@ kernel rule behind it (capabilities(7), seccomp(2)):
     0. every fd but 0-2 (and --preserve-fds) marked close-on-exec, before
        any seccomp filter: the container's filter may refuse close_range;
     1. rlimits, while the capability to raise a hard limit is still held;
-       oomScoreAdj likewise;
+       oomScoreAdj likewise (done by prepare, before PID 1 waits for
+       `start`, with the capabilities and ids checked);
     2. PR_SET_KEEPCAPS, then the capabilities outside `bounding` dropped
        from the bounding set (PR_CAPBSET_DROP needs CAP_SETPCAP);
     3. setgroups, setgid, setuid: a uid other than 0 clears the effective
@@ -55,22 +56,12 @@ def find(argv0, env):
     raise Fail(f"{argv0}: executable file not found in the container's $PATH", NOT_FOUND)
 
 
-def prepare(process, cwd_check=True):
+def prepare(process, trace):
     """In the container, before it waits for `start`: what can fail is
-    checked now, so that `create` reports it (runc finds the program then)."""
-    env = process.get("env") or []
-    return find(process["args"][0], env)
-
-
-def apply(process, trace, seccomp=None, preserve=0):
-    """Steps 0 to 6 above, in the container; `seccomp`: a compiled filter
-    (security/seccomp.py) for the container, loaded last of all, or while
-    the capability to load it is still held when no_new_privs is off;
-    `preserve`: --preserve-fds."""
-    # Whatever else is open, unc's or the caller's, must not reach the
-    # container: an inherited directory fd leads past its root
-    # (security/fds.py).
-    fds.close_on_exec(preserve)
+    done or checked now, so that `create` fails instead of a process that
+    never runs after create and start returned 0 (runc does the same): the
+    program found, step 1 done, the capabilities and ids checked."""
+    path = find(process["args"][0], process.get("env") or [])
     try:
         limits.apply_rlimits([(rlimit_number(r["type"]), r["soft"], r["hard"])
                               for r in process.get("rlimits") or []], trace)
@@ -79,6 +70,48 @@ def apply(process, trace, seccomp=None, preserve=0):
     if process.get("oomScoreAdj") is not None:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(process["oomScoreAdj"]))
+    caps = process.get("capabilities") or {}
+    _, held, now_inheritable = kernel.capget()
+    for key in ("effective", "permitted", "inheritable"):
+        # capset(2) raises nothing beyond the permitted set (nor, for the
+        # inheritable one, beyond it and the inheritable set already held).
+        allowed = held | (now_inheritable if key == "inheritable" else 0)
+        missing = [c for c in capabilities.parse(caps.get(key) or []) if not allowed >> c & 1]
+        if missing:
+            raise Fail(f"process.capabilities.{key}: {' '.join(capabilities.names(missing))} "
+                       "cannot be granted: unc does not hold it here (capset: Operation not "
+                       "permitted); leave it out")
+    user = process.get("user") or {}
+    for kind, ids in (("uid", [user.get("uid", 0)]),
+                      ("gid", [user.get("gid", 0)] + list(user.get("additionalGids") or []))):
+        ranges = _id_map(kind)
+        for id in ids:
+            if ranges is not None and not any(0 <= int(id) - first < size
+                                              for first, size in ranges):
+                raise Fail(f"process.user: {kind} {id} is not mapped in the container's user "
+                           f"namespace (linux.{kind}Mappings): map it or use another")
+    return path
+
+
+def _id_map(kind):
+    """The inside ranges of /proc/self/{kind}_map, as (first, size); None
+    when there is no such file to read (no /proc in the container)."""
+    try:
+        with open(f"/proc/self/{kind}_map") as f:
+            return [(int(line.split()[0]), int(line.split()[2])) for line in f if line.strip()]
+    except OSError:
+        return None
+
+
+def apply(process, trace, seccomp=None, preserve=0):
+    """Steps 0 and 2 to 6 above (prepare did 1), in the container;
+    `seccomp`: a compiled filter (security/seccomp.py) for the container, loaded last of all, or while
+    the capability to load it is still held when no_new_privs is off;
+    `preserve`: --preserve-fds."""
+    # Whatever else is open, unc's or the caller's, must not reach the
+    # container: an inherited directory fd leads past its root
+    # (security/fds.py).
+    fds.close_on_exec(preserve)
     caps = process.get("capabilities")
     if caps is not None:
         kernel.prctl(kernel.PR_SET_KEEPCAPS, 1)

@@ -296,3 +296,10 @@ teardown() { teardown_oci; }
     oci_wait_stopped c23
     assert_equal "$(cat "$SCRATCH/c23.out" "$SCRATCH/c23.err")" "$(printf 'CapAmb:\t0000000000000020')"
 }
+
+@test "a process setting that cannot apply fails create, not the process after start: an unmapped uid" {
+    oci_bundle "$BUNDLE" '["true"]' 'c["process"]["user"]["uid"] = 1234'
+    run -125 --separate-stderr oci create --bundle "$BUNDLE" c24
+    assert_equal "$stderr" "unc: process.user: uid 1234 is not mapped in the container's user namespace (linux.uidMappings): map it or use another"
+    [ ! -e "$OCI_ROOT/c24" ]
+}

@@ -64,3 +64,19 @@ teardown() {
     oci_wait_stopped u1
     assert_equal "$(cat "$SCRATCH/u1.out" "$SCRATCH/u1.err" | tr -s ' ')" "$(printf '0\n0\n 0 100000 2000\n0')"
 }
+
+@test "as root: a capability unc does not hold fails create with one line, nothing left" {
+    oci_bundle "$BUNDLE" '["true"]' \
+        'c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "user"]' \
+        'del c["linux"]["uidMappings"], c["linux"]["gidMappings"]' \
+        'c["process"]["capabilities"] = {k: ["CAP_KILL", "CAP_SYS_NICE"] for k in ("bounding", "effective", "permitted")}'
+    # unc started without CAP_SYS_NICE, as on a machine that cannot grant it.
+    run -125 --separate-stderr setpriv --bounding-set -sys_nice \
+        "$UNC" --root "$OCI_ROOT" create --bundle "$BUNDLE" k1
+    assert_equal "$stderr" "unc: process.capabilities.effective: CAP_SYS_NICE cannot be granted: unc does not hold it here (capset: Operation not permitted); leave it out"
+    [ ! -e "$OCI_ROOT/k1" ]
+    oci_create k1
+    oci start k1
+    oci_wait_stopped k1
+    assert_equal "$(cat "$SCRATCH/k1.err")" ""
+}
