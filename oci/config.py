@@ -2,8 +2,9 @@
 
 Used by cli.py's `create` (and process.py's checks for `exec --process`).
 load() returns a Spec: the bundle's settings in the shapes that
-container.py, mounts.py and process.py apply. A field unc does not
-support fails `create` with one line naming it, before anything exists:
+container.py, mounts.py and process.py apply. A field of the runtime-spec
+that unc does not support fails `create` with one line naming it, before
+anything exists (keys the spec does not define are ignored, as it asks):
 a container silently missing a setting its engine asked for (a seccomp
 filter, a limit) would look safe and be otherwise. Fields that only say
 what is already so pass (an empty `linux.resources`, a `cgroupsPath`
@@ -23,7 +24,9 @@ NAMESPACES = {"pid": CLONE_NEWPID, "network": CLONE_NEWNET, "mount": CLONE_NEWNS
               "ipc": CLONE_NEWIPC, "uts": CLONE_NEWUTS, "user": CLONE_NEWUSER,
               "cgroup": CLONE_NEWCGROUP}
 
-# What unc applies, per object; a key outside these fails create.
+# What unc applies, per object. Of the other keys, those the runtime-spec
+# defines there (SPEC_ONLY) fail create; any other is ignored, as
+# config.md's "Extensibility" wants ("MUST NOT generate an error").
 TOP = {"ociVersion", "process", "root", "hostname", "mounts", "hooks", "annotations", "linux"}
 PROCESS = {"terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities",
            "rlimits", "noNewPrivileges", "oomScoreAdj", "apparmorProfile", "selinuxLabel"}
@@ -31,6 +34,13 @@ USER = {"uid", "gid", "umask", "additionalGids"}
 LINUX = {"namespaces", "uidMappings", "gidMappings", "devices", "cgroupsPath", "resources",
          "sysctl", "maskedPaths", "readonlyPaths", "rootfsPropagation", "mountLabel",
          "seccomp"}
+SPEC_ONLY = {
+    "": {"domainname", "solaris", "windows", "vm", "zos"},
+    "process": {"commandLine", "scheduler", "ioPriority", "execCPUAffinity"},
+    "process.user": {"username"},
+    "linux": {"timeOffsets", "netDevices", "unified", "intelRdt", "personality",
+              "memoryPolicy"},
+}
 HOOKS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart",
          "poststop")
 PROPAGATIONS = ("private", "rprivate", "slave", "rslave", "shared", "rshared",
@@ -45,8 +55,9 @@ def unsupported(field, why="unc does not support it"):
 def check_keys(obj, allowed, where):
     if not isinstance(obj, dict):
         raise Fail(f"config.json: {where or 'the file'} must be an object")
+    known = SPEC_ONLY.get(where, ())
     for key in obj:
-        if key not in allowed:
+        if key not in allowed and key in known and not empty(obj[key]):
             raise unsupported(f"{where}.{key}" if where else key)
 
 

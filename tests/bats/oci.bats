@@ -303,3 +303,16 @@ teardown() { teardown_oci; }
     assert_equal "$stderr" "unc: process.user: uid 1234 is not mapped in the container's user namespace (linux.uidMappings): map it or use another"
     [ ! -e "$OCI_ROOT/c24" ]
 }
+
+@test "keys the runtime-spec does not define are ignored; those it defines and unc cannot apply are refused" {
+    oci_bundle "$BUNDLE" '["sh", "-c", "echo ran"]' 'c["unknown"] = "x"' \
+        'c["process"]["nope"] = 1' 'c["linux"]["nope"] = {"a": 1}'
+    oci_create c25
+    oci start c25
+    oci_wait_stopped c25
+    assert_equal "$(cat "$SCRATCH/c25.out" "$SCRATCH/c25.err")" "ran"
+    oci_bundle "$BUNDLE" '["true"]' 'c["linux"]["personality"] = {"domain": "LINUX32"}'
+    run -125 --separate-stderr oci create --bundle "$BUNDLE" c26
+    assert_regex "$stderr" '^unc: config.json: linux.personality is not supported'
+    [ ! -e "$OCI_ROOT/c26" ]
+}

@@ -51,7 +51,9 @@ def test_a_user_namespace_takes_its_mappings(tmp_path):
     ("process__ioPriority", {"class": "IOPRIO_CLASS_IDLE"}, "process.ioPriority"),
     ("linux__resources", {"memory": {"limit": 10}}, "linux.resources.memory"),
     ("process__apparmorProfile", "x", "process.apparmorProfile"),
-    ("solaris", {}, "solaris"),
+    ("solaris", {"milestone": "svc:/milestone/container:default"}, "solaris"),
+    ("linux__personality", {"domain": "LINUX32"}, "linux.personality"),
+    ("process__user__username", "x", "process.user.username"),
     ("linux__namespaces", [{"type": "time"}, {"type": "mount"}], "linux.namespaces type"),
 ])
 def test_an_unsupported_field_fails_naming_it(tmp_path, key, value, named):
@@ -65,6 +67,13 @@ def test_what_says_nothing_passes(tmp_path):
     spec = config.load(bundle(tmp_path, linux__resources={"devices": [{"allow": False}]},
                               linux__cgroupsPath="/x", process__apparmorProfile=""))
     assert spec.cgroups_path == "/x"
+
+
+def test_keys_the_spec_does_not_define_are_ignored(tmp_path):
+    # config.md, Extensibility: "MUST NOT generate an error".
+    spec = config.load(bundle(tmp_path, unknown="x", process__nope=1, process__user__nope=2,
+                              linux__nope={"a": 1}, root__nope=True, solaris={}))
+    assert spec.process["args"] == ["sh"]
 
 
 def test_a_mount_namespace_is_required(tmp_path):
