@@ -135,13 +135,19 @@ class Spec:
                 raise Fail(f"config.json: invalid linux.sysctl {name!r}")
         self.masked = list(linux.get("maskedPaths") or [])
         self.readonly_paths = list(linux.get("readonlyPaths") or [])
-        self.devices = []
+        self.devices, self.nodes = [], []
+        # The real root outside a user namespace may mknod(2) the node, as
+        # runc does; in a user namespace the kernel refuses it.
+        mknod = os.geteuid() == 0 and "user" not in kinds
         for device in linux.get("devices") or []:
             if not device.get("path", "").startswith("/dev/"):
                 raise Fail(f"config.json: linux.devices path {device.get('path')!r} "
                            "must be below /dev")
-            check_device(device)
-            self.devices.append(device["path"])
+            if mknod:
+                self.nodes.append(check_node(device))
+            else:
+                check_device(device)
+                self.devices.append(device["path"])
         self.propagation = linux.get("rootfsPropagation")
         if self.propagation and self.propagation not in PROPAGATIONS:
             raise Fail(f"config.json: invalid linux.rootfsPropagation {self.propagation!r}")
@@ -202,6 +208,26 @@ def check_device(device):
             != (device["major"], device.get("minor", 0))):
         raise Fail(f"config.json: linux.devices {path}: the host's node is another device "
                    "than asked (unc binds the host's, it makes no device nodes)")
+
+
+def check_node(device):
+    """A linux.devices entry to mknod: (path, mode with the node's type,
+    device number, uid, gid)."""
+    import stat
+    path = device["path"]
+    kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK,
+            "p": stat.S_IFIFO}.get(device.get("type"))
+    if kind is None:
+        raise Fail(f"config.json: linux.devices {path}: type must be c, u, b or p")
+    try:
+        number = 0 if kind == stat.S_IFIFO else os.makedev(int(device["major"]),
+                                                           int(device["minor"]))
+        mode = int(device.get("fileMode", 0o666)) & 0o7777
+        uid, gid = int(device.get("uid", 0)), int(device.get("gid", 0))
+    except (KeyError, TypeError, ValueError):
+        raise Fail(f"config.json: linux.devices {path}: a {device['type']} device needs "
+                   "major and minor numbers") from None
+    return path, kind | mode, number, uid, gid
 
 
 def mappings(items, where):

@@ -56,12 +56,15 @@ class Stage:
         for mount in spec.mounts:
             plan.add(mounts.OciMount(mount, spec.bundle))
             dests.add(os.path.normpath(mount["destination"]))
+        nodes = {node[0]: node for node in spec.nodes if node[0] not in dests}
         for path in mounts.DEVICES:
-            if path not in dests:
+            if path not in dests and path not in nodes:
                 plan.add(mounts.Device(path, required=False))
         for path in spec.devices:
             if path not in dests and path not in mounts.DEVICES:
                 plan.add(mounts.Device(path))
+        for node in nodes.values():
+            plan.add(mounts.Node(node))
         for link, dest in mounts.DEV_LINKS:
             plan.add(mounts.Link(link, dest))
         if "/dev/pts" in dests:

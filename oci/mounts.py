@@ -185,6 +185,31 @@ class Device(Op):
         return mount_text(self.dest, self.dest, None, MS_BIND)
 
 
+class Node(Op):
+    """A linux.devices node made with mknod(2), as root outside a user
+    namespace; one already there is kept (runc does the same)."""
+
+    def __init__(self, node):
+        self.dest, self.mode, self.device, self.uid, self.gid = node
+
+    def execute(self, ctx):
+        parent, name = os.path.split(self.dest)
+        fd = resolve(ctx, parent, create=True)
+        try:
+            os.mknod(name, self.mode, self.device, dir_fd=fd)
+            # mknod's mode went through the umask; the config's is exact.
+            os.chmod(name, self.mode & 0o7777, dir_fd=fd)
+            os.chown(name, self.uid, self.gid, dir_fd=fd, follow_symlinks=False)
+        except FileExistsError:
+            pass
+        finally:
+            os.close(fd)
+
+    def describe(self):
+        return (f'mknod("{self.dest}", {oct(self.mode)}, makedev({os.major(self.device)}, '
+                f'{os.minor(self.device)})); chown {self.uid}:{self.gid}')
+
+
 class Link(Op):
     """A /dev symlink runc makes, unless the bundle has that name already."""
 

@@ -80,3 +80,17 @@ teardown() {
     oci_wait_stopped k1
     assert_equal "$(cat "$SCRATCH/k1.err")" ""
 }
+
+@test "as root without a user namespace: linux.devices are made with mknod from their numbers" {
+    oci_bundle "$BUNDLE" '["sh", "-c", "stat -c \"%n %F %t:%T %a %u:%g\" /dev/test1 /dev/test2 /dev/test3"]' \
+        'c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "user"]' \
+        'del c["linux"]["uidMappings"], c["linux"]["gidMappings"]' \
+        'c["linux"]["devices"] = [{"path": "/dev/test1", "type": "c", "major": 99, "minor": 1, "fileMode": 0o640, "uid": 1, "gid": 2}, {"path": "/dev/test2", "type": "b", "major": 99, "minor": 2}, {"path": "/dev/test3", "type": "p"}]'
+    oci_create d1
+    oci start d1
+    oci_wait_stopped d1
+    assert_equal "$(cat "$SCRATCH/d1.out" "$SCRATCH/d1.err")" "$(printf '%s\n' \
+        '/dev/test1 character special file 63:1 640 1:2' \
+        '/dev/test2 block special file 63:2 666 0:0' \
+        '/dev/test3 fifo 0:0 666 0:0')"
+}

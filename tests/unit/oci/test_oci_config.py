@@ -144,15 +144,21 @@ def test_signals_by_name_or_number():
         cli.signal_number("SIG_DFL")
 
 
-def test_devices_are_the_hosts_nodes(tmp_path):
-    spec = config.load(bundle(tmp_path, linux__devices=[
+USERNS = {"linux__namespaces": [{"type": "user"}, {"type": "mount"}],
+          "linux__uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+          "linux__gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}
+
+
+def test_devices_in_a_user_namespace_are_the_hosts_nodes(tmp_path):
+    spec = config.load(bundle(tmp_path, **USERNS, linux__devices=[
         {"path": "/dev/null", "type": "c", "major": 1, "minor": 3}]))
-    assert spec.devices == ["/dev/null"]
+    assert spec.devices == ["/dev/null"] and spec.nodes == []
     with pytest.raises(Fail, match="another device than asked"):
-        config.load(bundle(tmp_path, linux__devices=[
+        config.load(bundle(tmp_path, **USERNS, linux__devices=[
             {"path": "/dev/null", "type": "c", "major": 1, "minor": 5}]))
     with pytest.raises(Fail, match="no such device"):
-        config.load(bundle(tmp_path, linux__devices=[{"path": "/dev/unc-none", "type": "c"}]))
+        config.load(bundle(tmp_path, **USERNS, linux__devices=[
+            {"path": "/dev/unc-none", "type": "c"}]))
 
 
 def test_kill_and_exec_of_a_container_in_the_oci_root_are_the_runtimes(tmp_path):
