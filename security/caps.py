@@ -120,7 +120,7 @@ def apply(bounding=None, effective=None, permitted=None, inheritable=None, ambie
         # permitted and inheritable (EPERM otherwise); the others are
         # skipped, as runc does, since `runc spec`'s config asks for some
         # that it leaves out of the inheritable set.
-        _, now_permitted, now_inheritable = kernel.capget()
+        _, now_permitted, now_inheritable = kernel.capget() if ambient else (0, 0, 0)
         for cap in sorted(ambient):
             if now_permitted & now_inheritable & (1 << cap):
                 kernel.prctl(kernel.PR_CAP_AMBIENT, kernel.PR_CAP_AMBIENT_RAISE, cap)
