@@ -128,6 +128,7 @@ _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                         ctypes.c_ulong, ctypes.c_char_p)
 _libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
 _libc.unshare.argtypes = (ctypes.c_int,)
+_libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
 _libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
                         ctypes.c_ulong, ctypes.c_ulong)
 _libc.sethostname.argtypes = (ctypes.c_char_p, ctypes.c_size_t)
@@ -157,6 +158,10 @@ def unshare(flags):
     _check(_libc.unshare(flags), "unshare")
 
 
+def setns(fd, nstype):
+    _check(_libc.setns(fd, nstype), "setns")
+
+
 def mount(source, target, fstype, flags, data=None):
     _check(_libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)),
            "mount", target)
@@ -171,11 +176,21 @@ def pivot_root(new_root, put_old):
     _check(_libc.pivot_root(_b(new_root), _b(put_old)), "pivot_root", new_root)
 
 
+_lacks = set()                    # what this glibc has no function for
+
+
 def _glibc_or_syscall(name, *args):
-    """glibc's function `name` where this glibc has it, else syscall(2)."""
-    function = getattr(_libc, name, None)
-    if function is not None:
-        return function(*args)
+    """glibc's function `name` where this glibc has it, else syscall(2).
+
+    A name glibc lacks is remembered: each look-up of a missing symbol is a
+    failed dlsym(3) through every loaded library, and an AttributeError
+    with a traceback, about 0.3M instructions (the mount plan opens each
+    destination with openat2, which no glibc has)."""
+    if name not in _lacks:
+        function = getattr(_libc, name, None)
+        if function is not None:
+            return function(*args)
+        _lacks.add(name)
     return _libc.syscall(ctypes.c_long(_NR_UNIFIED[name]), *args)
 
 

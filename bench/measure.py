@@ -283,10 +283,12 @@ def floor(tools, out_dir, runs, warmup):
     return hyperfine(commands, os.path.join(out_dir, "hf-floor.json"), runs, warmup)
 
 
-def hyperfine(commands, path, runs, warmup):
+def hyperfine(commands, path, runs, warmup, prepare=None):
     """{name: median, min and max in ms} of one hyperfine invocation over
-    `commands` ({name: argv}), so the figures share the machine's state."""
+    `commands` ({name: argv}), so the figures share the machine's state;
+    `prepare` (argv) runs before each run, untimed."""
     argv = [HYPERFINE, "-N", "--style", "none", "--warmup", str(warmup), "--runs", str(runs),
+            *(("--prepare", shlex.join(prepare)) if prepare else ()),
             "--export-json", path, *map(shlex.join, commands.values())]
     res = subprocess.run(argv, capture_output=True, text=True)
     if res.returncode != 0:
@@ -371,6 +373,54 @@ def map_auto(work, out_dir, runs, warmup):
                                        "min": min(pair), "max": max(pair)}
     result["podman"] = shutil.which("podman") and "installed, not measured" or "not installed"
     return result
+
+
+# ------------------------------------------------------------ -d
+
+def detached(work, out_dir, runs, warmup):
+    """A detached start (issue 15): `unc -d` from its start to its return,
+    once the command has been executed, beside the foreground start of the
+    same container, which returns once the command has ended and been
+    cleaned up. Both at --stage=mount with the busybox root. Before each
+    run, untimed, 0.2 s pass: the monitor of the run before goes on in the
+    background (it reaps the command, cleans up and records the status),
+    and would otherwise take the next run's cores. The state goes to a
+    directory of its own, removed afterwards."""
+    unc = os.path.join(work, "unc")
+    rootfs = os.path.join(work, "rootfs")
+    state = os.path.join(out_dir, "detach-state")
+    os.makedirs(state, mode=0o700, exist_ok=True)
+    os.environ["XDG_RUNTIME_DIR"] = state
+    commands = {"unc --stage=mount": [unc, "--stage=mount", "--rootfs", rootfs, "/bin/true"],
+                "unc -d --stage=mount": [unc, "-d", "--stage=mount", "--rootfs", rootfs,
+                                         "/bin/true"]}
+    log(f"-d ({len(commands)} commands x {runs} runs)")
+    try:
+        return hyperfine(commands, os.path.join(out_dir, "hf-detach.json"), runs, warmup,
+                         prepare=["sleep", "0.2"])
+    finally:
+        del os.environ["XDG_RUNTIME_DIR"]
+        time.sleep(1)                       # the last monitors finish
+        shutil.rmtree(state, ignore_errors=True)
+
+
+# ------------------------------------------------------------ harden
+
+def harden(tools, work, out_dir, runs, warmup):
+    """The default start (stage harden: capabilities, the seccomp filter,
+    no_new_privs, masks, fds) beside --privileged, which turns them off, and
+    crun's net bundle, in one hyperfine invocation (issue 14)."""
+    unc = os.path.join(work, "unc")
+    if "harden" not in unc_stages([unc]):
+        return {"error": "this build has no harden stage"}
+    rootfs = os.path.join(work, "rootfs")
+    commands = {"unc (default)": [unc, "--rootfs", rootfs, "/bin/true"],
+                "unc --privileged": [unc, "--privileged", "--rootfs", rootfs, "/bin/true"]}
+    crun = next((t for t in tools if t.name == "crun"), None)
+    if crun:
+        commands["crun"] = crun.argv("net", ident="harden")
+    log(f"harden ({len(commands)} commands x {runs} runs)")
+    return hyperfine(commands, os.path.join(out_dir, "hf-harden.json"), runs, warmup)
 
 
 # ------------------------------------------------------------ throughput
@@ -590,6 +640,8 @@ def main():
         "latency": latency(tools, os.path.dirname(out), runs, rounds, warmup),
         "floor": floor(tools, os.path.dirname(out), runs, warmup),
         "map_auto": map_auto(work, os.path.dirname(out), runs, warmup),
+        "detached": detached(work, os.path.dirname(out), runs, warmup),
+        "harden": harden(tools, work, os.path.dirname(out), runs, warmup),
         "first_start": first_start(tools, os.path.dirname(out), 5 if quick else 20),
         "throughput": throughput(tools, main_stage, row, together, repeats),
         "memory": memory(tools, main_stage, repeats),

@@ -133,24 +133,72 @@ def image_rows(lat):
     return out + [""]
 
 
-def map_auto_rows(m):
-    """--map-auto (issue 12): its start against the plain one, and the two
-    helper executions it adds."""
-    if not m:
-        return []
-    out = ["## --map-auto (subordinate ids through newuidmap and newgidmap)", ""]
-    if "error" in m:
-        return out + [f"Not measured: {m['error']}.", ""]
-    plain = m["unc --stage=user_pid"]["median"]
-    out += ["| command | median ms | min | max | x plain user_pid |", "|---|---:|---:|---:|---:|"]
-    for name, e in m.items():
+def commands_table(results, title, base, column):
+    """A section's title and its table of hyperfine `results` ({name:
+    figures}, other entries skipped), each median against `base`'s; and
+    that median (None when nothing was measured: then the lines say why)."""
+    if not results:
+        return [], None
+    out = [title, ""]
+    if "error" in results:
+        return out + [f"Not measured: {results['error']}.", ""], None
+    plain = results[base]["median"]
+    out += [f"| command | median ms | min | max | {column} |", "|---|---:|---:|---:|---:|"]
+    for name, e in results.items():
         if isinstance(e, dict):
             out.append(f"| {name} | {e['median']:.1f} | {e['min']:.1f} | {e['max']:.1f} | "
                        f"{ratio(e['median'], plain)} |")
+    return out, plain
+
+
+def map_auto_rows(m):
+    """--map-auto (issue 12): its start against the plain one, and the two
+    helper executions it adds."""
+    out, plain = commands_table(m, "## --map-auto (subordinate ids through newuidmap and "
+                                "newgidmap)", "unc --stage=user_pid", "x plain user_pid")
+    if plain is None:
+        return out
     added = m["unc --stage=user_pid --map-auto"]["median"] - plain
     out += ["", f"--map-auto adds {added:.1f} ms to a start; the two helpers alone take "
             f"{m['newuidmap + newgidmap']['median']:.1f} ms. Podman: {m.get('podman')}.", ""]
     return out
+
+
+def detached_rows(d):
+    """-d (issue 15): a detached start beside a foreground one, same run."""
+    out, plain = commands_table(d, "## -d: a detached start beside a foreground one",
+                                "unc --stage=mount", "x foreground")
+    if plain is None:
+        return out
+    detached = d["unc -d --stage=mount"]["median"] / plain
+    out += ["", f"`unc -d` returns once the command was executed, its monitor going on in the "
+            f"background; the foreground start returns once it has ended (0.2 s untimed "
+            f"before each run, for the last monitor to finish). Target <= 1.2x: "
+            f"{detached:.2f}x, {'met' if detached <= 1.2 else '**missed**'}.", ""]
+    return out
+
+
+def harden_rows(h):
+    """Issue 14: the default start against --privileged and crun, same run."""
+    if not h:
+        return []
+    out = ["## The default (stage harden) against --privileged and crun (issue 14, same run)",
+           ""]
+    if "error" in h:
+        return out + [f"Not measured: {h['error']}.", ""]
+    default, privileged = h["unc (default)"]["median"], h["unc --privileged"]["median"]
+    out += ["| command | median ms | min | max |", "|---|---:|---:|---:|"]
+    for name, e in h.items():
+        if isinstance(e, dict):
+            out.append(f"| {name} | {e['median']:.1f} | {e['min']:.1f} | {e['max']:.1f} |")
+    added = default - privileged
+    out += ["", f"The defaults add {added:.2f} ms to a start ({default / privileged:.2f}x "
+            f"--privileged; target <= 1 ms: {'yes' if added <= 1 else '**no**'})."]
+    if "crun" in h:
+        to_crun = default / h["crun"]["median"]
+        out.append(f"The default start is {to_crun:.2f}x crun's (target <= 2.0x: "
+                   f"{'yes' if to_crun <= 2.0 else '**no**'}).")
+    return out + [""]
 
 
 def markdown(r):
@@ -182,6 +230,8 @@ def markdown(r):
     out += baseline_rows(lat)
     out += first_start_rows(r)
     out += map_auto_rows(r.get("map_auto"))
+    out += detached_rows(r.get("detached"))
+    out += harden_rows(r.get("harden"))
     out += image_rows(lat)
 
     out += ["## Start latency", "",

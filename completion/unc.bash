@@ -2,8 +2,8 @@
 # and what an option takes: stage names for --stage, network modes for
 # --net, users for -u, variables for -e, files and directories where an
 # option wants one. After COMMAND, COMMAND's own completion when
-# bash-completion is loaded (_command_offset), else file names. unc has no
-# named (detached) containers yet, so there are no container names to offer.
+# bash-completion is loaded (_command_offset), else file names. After
+# exec, kill, stop, rm and logs: the names of the containers (`unc ps -a`).
 #
 # Install: copy to /usr/share/bash-completion/completions/unc, or
 # `source completion/unc.bash` in ~/.bashrc.
@@ -13,10 +13,10 @@
 # and not there, and when the stage names or network modes differ.
 
 _unc_opts_with_arg="--stage -u --user -e --env --env-file -w --workdir
-    --json-status-fd --map-users --map-groups --map-user --map-group --hostname
+    --json-status-fd --name --map-users --map-groups --map-user --map-group --hostname
     --rootfs --image --persist -v --volume --tmpfs --net -p --publish
     --cap-add --cap-drop --seccomp --ulimit --pids-limit --memory --cpus --preserve-fds"
-_unc_opts_flags="--clearenv --init -q --quiet --trace --debug -h --help --version
+_unc_opts_flags="-d --detach --clearenv --init -q --quiet --trace --debug -h --help --version
     --map-root-user --map-auto --read-only --bind-proc --privileged"
 _unc_check_opts="--json"
 _unc_stages="user_pid uts mount net harden"
@@ -92,8 +92,15 @@ _unc() {
             check)
                 [ -z "$after_dashes" ] && COMPREPLY=($(compgen -W "$_unc_check_opts" -- "$cur"))
                 [ -z "$after_dashes" ] && return ;;
-            stages)
+            stages|ps)
                 [ -z "$after_dashes" ] && return ;;
+            exec|kill|stop|rm|logs)
+                if [ -z "$after_dashes" ] && [[ "$cur" != -* ]]; then
+                    local IFS=$'\n'
+                    COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" ps -a 2>/dev/null |
+                        awk 'NR > 1 && $2 != "-" { print $2 }')" -- "$cur"))
+                    return
+                fi ;;
         esac
         # After COMMAND: its own completion.
         if declare -F _command_offset >/dev/null; then
@@ -110,7 +117,7 @@ _unc() {
     fi
     # COMMAND: unc's own commands (not after --), then programs.
     local IFS=$'\n' own=""
-    [ -z "$after_dashes" ] && own="stages"$'\n'"check"
+    [ -z "$after_dashes" ] && own=$'stages\ncheck\nps\nexec\nkill\nstop\nrm\nlogs'
     COMPREPLY=($(compgen -W "$own" -- "$cur") $(compgen -c -- "$cur"))
 }
 

@@ -29,11 +29,16 @@ container (PID 2 with --init), with your stdin, stdout and stderr.
 `unc stages` lists the stages. `unc check` starts a container at each stage on
 this host and says what works and what the host offers (exit 0 if all stages
 work, 1 if one cannot, 125 if unc failed); --json says it as JSON
-(docs/check.md). A command named stages, check, import, pull, images or rmi
-runs after `--`.
+(docs/check.md). A command named stages, check, import, pull, images, rmi,
+ps, exec, kill, stop, rm or logs runs after `--`.
 Images: `unc import FILE|DIR [NAME[:TAG]]` (a rootfs tarball, an OCI layout,
 a docker save archive), `unc pull REF`, `unc images`, `unc rmi NAME...`;
 run one with --image=NAME (README, "Images").
+Containers: with -d, unc prints the container's id and leaves it running;
+`unc ps [-a]` lists them, `unc exec [-t] [-u USER] [-e ...] [-w DIR] NAME
+COMMAND` runs a command in one, `unc logs [-f] NAME` shows its output,
+`unc kill [-s SIG] NAME`, `unc stop [-t SECONDS] NAME` and `unc rm [-f]
+NAME` end and remove it (README, "Detached containers").
 Signals sent to unc (HUP INT QUIT TERM USR1 USR2 ALRM WINCH CONT) are passed
 to the container; on a terminal, the container gets the foreground.
 On a terminal, Ctrl-C and Ctrl-\\ go to the command, not to unc: a PID 1
@@ -58,6 +63,11 @@ Options:
   --json-status-fd=FD  Write the container's host pid, stage, network and
                        ports once COMMAND runs, then its exit status, as
                        JSON lines to file descriptor FD (for supervisors).
+  -d, --detach         Run the container in the background: print its id
+                       once COMMAND runs, and exit 0; its output goes
+                       to `unc logs`.
+  --name=NAME          Name the container (with -d), for unc exec, ps,
+                       kill, stop, rm and logs.
   --init               Run a small init as PID 1 that reaps zombies and
                        forwards signals; COMMAND then runs as PID 2, and
                        signals it has no handler for end it as on the host.
@@ -243,8 +253,10 @@ def keep_std_fds():
 
 # ---------------------------------------------------------------- main
 
-# Subcommands of images/cli.py, read before docopt: their options are theirs.
+# Subcommands of images/cli.py and containers/cli.py, read before docopt:
+# their options are theirs.
 IMAGE_COMMANDS = ("import", "pull", "images", "rmi")
+CONTAINER_COMMANDS = ("ps", "exec", "kill", "stop", "rm", "logs")
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
@@ -255,6 +267,9 @@ def main(argv=None):
         if argv and argv[0] in IMAGE_COMMANDS:
             from images import cli as images_cli
             return images_cli.main(argv, closed)
+        if argv and argv[0] in CONTAINER_COMMANDS:
+            from containers import cli as containers_cli
+            return containers_cli.main(argv, closed)
         opts = parse(argv)
         if opts["--help"]:
             write_out(usage_text(), closed)
@@ -274,6 +289,11 @@ def main(argv=None):
         from core import run
         stages = select_stages(opts["--stage"])
         check_stage_options(opts, stages)
+        if opts["--detach"]:
+            from containers import monitor
+            return monitor.detach(opts, stages)
+        if opts["--name"] is not None:
+            raise Fail("--name names a detached container: add -d")
         return run.container(opts, stages, closed)[1]
     except Fail as e:
         die(str(e), e.status)

@@ -53,6 +53,7 @@ class Run:
         "signaled",    # PID 1 died from a signal
         "reaped",      # unc has collected PID 1's exit status
         "status",      # --json-status-fd's writer (core/status.py), or None
+        "monitor",     # -d's monitor (containers/monitor.py), or None
     )
 
     def __init__(self, opts, stages, closed=()):
@@ -74,6 +75,7 @@ class Run:
         self.signaled = False
         self.reaped = False
         self.status = None
+        self.monitor = None
 
     def trace(self, message):
         if self.tracing:
@@ -87,10 +89,12 @@ class Run:
         return None
 
 
-def container(opts, stages, closed=()):
+def container(opts, stages, closed=(), monitor=None):
     """Compose `stages` into one container and run it; return the Run and
-    unc's exit status."""
+    unc's exit status. With -d, `monitor` records the run and serves
+    `unc exec` while the command runs (containers/monitor.py)."""
     run = Run(opts, stages, closed)
+    run.monitor = monitor
     if opts.get("--json-status-fd") is not None:
         from core import status
         run.status = status.StatusFd(opts["--json-status-fd"])
@@ -171,6 +175,9 @@ def start(run):
             for stage in run.stages:
                 reported.update(run.hook(stage, "status") or {})
             run.status.running(run.pid, run.stages[-1].NAME, reported)
+        if run.monitor and not problem:
+            run.monitor.running(run)
+            run.monitor.serve(run)          # until PID 1 has exited
         status = _wait(run)
     except BaseException:
         signals.kill(run.pid)
@@ -316,19 +323,25 @@ def _pid1(run, report_w, go_r):
             from core import init     # loaded by start(): no file access
             init.init(run, start_command, report_w)
         start_command()
-    except Fail as e:
-        report(report_w, e.status, str(e))
-        os._exit(e.status)
-    except OSError as e:
-        report(report_w, FAILED, f"container setup failed: {e}")
-        os._exit(FAILED)
     except BaseException as e:
+        failed_inside(run, report_w, e)
+
+
+def failed_inside(run, report_w, e, doing="container setup"):
+    """Send unc the error `e` that ended a setup in the container, and exit
+    (PID 1's, or containers/enter.py's for unc exec)."""
+    if isinstance(e, Fail):
+        status, text = e.status, str(e)
+    elif isinstance(e, OSError):
+        status, text = FAILED, f"{doing} failed: {e}"
+    else:
         if run.debug:
             import traceback
             traceback.print_exc()
-        report(report_w, FAILED, f"internal error in the container: "
-               f"{e.__class__.__name__}: {one_line(str(e))}; rerun with --debug and report it")
-        os._exit(FAILED)
+        status, text = FAILED, (f"internal error in the container: {e.__class__.__name__}: "
+                                f"{one_line(str(e))}; rerun with --debug and report it")
+    report(report_w, status, text)
+    os._exit(status)
 
 
 def _die_with_unc(go_r):

@@ -45,10 +45,17 @@ DEFAULT = frozenset(NAMES.index(n) for n in (
     "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"))
 
 
+_last = []
+
+
 def last_cap():
-    """The highest capability this kernel knows (kernel.cap_last_cap)."""
-    value = kernel.sysctl("kernel.cap_last_cap")
-    return int(value) if value else len(NAMES) - 1
+    """The highest capability this kernel knows (kernel.cap_last_cap); read
+    once (stages/harden.py asks on the host, so the container's PID 1, a
+    fork, has it already)."""
+    if not _last:
+        value = kernel.sysctl("kernel.cap_last_cap")
+        _last.append(int(value) if value else len(NAMES) - 1)
+    return _last[0]
 
 
 def number(name, option="capability"):

@@ -149,6 +149,7 @@ def prepare(run, me):
         return
     me.preserve = _count(opts.get("--preserve-fds"), "--preserve-fds")
     me.caps = _capabilities(opts.get("--cap-add") or [], opts.get("--cap-drop") or [])
+    caps.last_cap()                   # read here, where /proc/sys is the host's
     me.filter = _filter(opts.get("--seccomp"), me.caps)
     from security import masks
     masks.add(run.plan)

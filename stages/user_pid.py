@@ -215,4 +215,5 @@ def unshare_refused(err):
         return ("the kernel does not support these namespaces "
                 "(CONFIG_USER_NS/CONFIG_PID_NS) or the process has threads")
     return (f"{err.strerror}; a seccomp filter may block unshare(2) "
-            "(are you inside another container? allow user namespaces there)")
+            "(are you inside another container? allow user namespaces there; inside unc, "
+            "start the outer container with --privileged)")

@@ -97,6 +97,7 @@ EOF
         'r["ansible_facts"]["unc_check"]["schema"] == 1' \
         'r["ansible_facts"]["unc_check"]["userns"]["allowed"] is True' \
         'r["summary"][0].startswith("user_pid  ok")' \
+        'r["summary"][4] == "harden    ok"' \
         'r["summary"][5].startswith("kernel    Linux ")'
     expect "$(result 'check in check mode')" 'r["ok"] is True and r["changed"] is False'
 }

@@ -201,7 +201,18 @@ JSON
     for step in "prctl(PR_SET_DUMPABLE, 0)" "prctl(PR_CAPBSET_DROP) but CAP_CHOWN" \
                 "capset(effective=permitted=14 capabilities, inheritable=0); ambient cleared" \
                 "prctl(PR_SET_NO_NEW_PRIVS, 1)" "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)" \
-                "seccomp(SECCOMP_SET_MODE_FILTER, " "mask /proc/kcore" 'mount("/proc/sys", "/tmp/newroot/proc/sys"'; do
+                "seccomp(SECCOMP_SET_MODE_FILTER, " "mask "; do
         [[ "$stderr" == *"+ $step"* ]] || { echo "no trace of: $step"; false; }
     done
+    [[ "$stderr" == *"+ mask "*"/proc/keys"*"read-only binds of "*"/proc/sys"* ]]
+}
+
+@test "unc inside a default container is refused and says to use --privileged outside (125)" {
+    cp -a "$ROOTFS" "$SCRATCH/rootfs"
+    run -125 --separate-stderr "$UNC" -e UNC_CACHE_DIR=/tmp/unc -v "$UNC:/bin/unc:ro" \
+        --rootfs "$SCRATCH/rootfs" /bin/unc true
+    [[ "$stderr" == "unc: cannot create the container's namespaces: unshare: Operation not permitted;"*"inside unc, start the outer container with --privileged)" ]]
+    run -0 "$UNC" --privileged -e UNC_CACHE_DIR=/tmp/unc -v "$UNC:/bin/unc:ro" \
+        --rootfs "$SCRATCH/rootfs" /bin/unc sh -c 'echo $$'
+    assert_output "1"
 }

@@ -207,6 +207,7 @@ serves_published_port() {
         'mount --bind /etc/passwd /dev/net/tun && exec "$0" check' "$UNC"
     assert_line --index 2 "mount     ok"
     assert_line --index 3 --regexp "^net       FAILED: -p, --net=pasta and --net=slirp4netns cannot work here, only --net=none: --net=pasta needs /dev/net/tun, which you may not open \(it is mode 0[0-7]{3}\); as root, run chmod 666 /dev/net/tun, as Debian's udev rules do on an ordinary host; --net=slirp4netns needs it too\$"
+    assert_line --index 4 "harden    ok"
     assert_line --index 9 --regexp '^tun       /dev/net/tun, which you may not open \(it is mode 0[0-7]{3}\); as root, run chmod 666'
     assert_equal "${#lines[@]}" 14
     [ -z "$stderr" ]

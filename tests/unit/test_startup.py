@@ -27,7 +27,9 @@ BACKENDS = ("network.slirp4netns", "network.pasta", "network.bridge", "network.f
 # Imported only when an option asks for what they do: a mode with a helper,
 # -v or --tmpfs.
 ON_DEMAND = ("network.host", "network.ports", "network.dns", "network.helpers",
-             "mounts.options")
+             "mounts.options",
+             # The seccomp compiler: the default filter is built with unc.
+             "security.seccomp", "security.syscalls", "security.limits")
 
 PRELUDE = (
     "import sys\n"
@@ -46,9 +48,14 @@ REPORT = (
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A directory with usage_built.py, as build.sh writes it."""
+    """A directory with usage_built.py, as build.sh writes it; and the
+    default seccomp filter, compiled as build.sh does, where no build has."""
     path = tmp_path_factory.mktemp("built")
     docopt_fast.write(cli.usage(), str(path / "usage_built.py"))
+    filters = os.path.join(ROOT, "security", "filter_built.py")
+    if not os.path.exists(filters):
+        from security import seccomp
+        seccomp.write_built(filters)
     return str(path)
 
 
