@@ -15,7 +15,8 @@ BUILD_DEBS=(python3 python3-venv binutils gcc libc6-dev)
 TEST_DEBS=(bats bats-support bats-assert busybox-static uidmap procps psmisc
            util-linux iproute2 python3 slirp4netns passt curl strace
            libpython3.11-testsuite
-           debootstrap debian-archive-keyring fakeroot file docker-registry skopeo zstd)
+           debootstrap debian-archive-keyring fakeroot file docker-registry skopeo zstd
+           podman conmon)
 # The Ansible tests: debootstrap for their SSH hosts' Debian roots, ssh for
 # Ansible, a venv for ansible-core (tests/ansible-venv), groff for man.
 ANSIBLE_DEBS=(debootstrap debian-archive-keyring openssh-client python3-venv groff-base man-db)

@@ -83,6 +83,7 @@ ST_LOCKED = [
 # <linux/prctl.h>
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+PR_SET_KEEPCAPS = 8
 PR_SET_NAME = 15
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
@@ -117,7 +118,7 @@ RESOLVE_IN_ROOT = 0x10
 # before 2.36) are made with syscall(2). Their numbers come from the table
 # that every architecture shares for calls added since Linux 5.1 (alpha,
 # ia64 and mips aside), so no per-architecture table is needed.
-_NR_UNIFIED = {"openat2": 437, "mount_setattr": 442, "close_range": 436}
+_NR_UNIFIED = {"openat2": 437, "mount_setattr": 442, "close_range": 436, "pidfd_open": 434}
 
 # Older calls that glibc lacks have a number of their own per architecture.
 _NR_OWN = {"x86_64": {"capget": 125, "capset": 126, "seccomp": 317},
@@ -134,6 +135,7 @@ _libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
 _libc.sethostname.argtypes = (ctypes.c_char_p, ctypes.c_size_t)
 _libc.pivot_root.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
 _libc.syscall.restype = ctypes.c_long
+_libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
 
 
 def _check(result, name, path=None):
@@ -305,6 +307,17 @@ def setrlimit(resource, soft, hard):
 def close_range(first, last, flags):
     _check(_glibc_or_syscall("close_range", ctypes.c_uint(first), ctypes.c_uint(last),
                              ctypes.c_int(flags)), "close_range")
+
+
+def setns(fd, nstype=0):
+    _check(_libc.setns(fd, nstype), "setns")
+
+
+def pidfd_open(pid):
+    """A pidfd for `pid` (Linux 5.3): setns(2) takes one since Linux 5.8
+    to enter several of its namespaces at once."""
+    return _check(_glibc_or_syscall("pidfd_open", ctypes.c_int(pid), ctypes.c_uint(0)),
+                  "pidfd_open")
 
 
 def sethostname(name):

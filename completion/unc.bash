@@ -16,7 +16,7 @@ _unc_opts_with_arg="--stage -u --user -e --env --env-file -w --workdir
     --json-status-fd --name --map-users --map-groups --map-user --map-group --hostname
     --rootfs --image --persist -v --volume --tmpfs --net -p --publish
     --cap-add --cap-drop --seccomp --ulimit --pids-limit --memory --cpus --preserve-fds"
-_unc_opts_flags="-d --detach --clearenv --init -q --quiet --trace --debug -h --help --version
+_unc_opts_flags="-d --detach --rm --clearenv --init -q --quiet --trace --debug -h --help --version
     --map-root-user --map-auto --read-only --bind-proc --privileged"
 _unc_check_opts="--json"
 _unc_stages="user_pid uts mount net harden"

@@ -14,15 +14,16 @@ to its exec socket and calls serve_one() there. The processes:
             takes one fork more); its settings, then execve
 
 setns(2) into a user namespace comes first: it gives the handler the
-capabilities it needs for the others, in the namespace that owns them.
-Since Linux 5.8 one setns(2) on a pidfd of PID 1 joins several namespaces
-at once, in that order, and nothing can make the pid name another process
-in the meantime; before 5.8 the files /proc/PID/ns/* are joined one by one
-(PID 1 is the monitor's own child and stays unreaped until the monitor
-stops serving, so its pid cannot be reused either way). Joining the mount
-namespace puts the handler at its root mount, which is not PID 1's root
-when the mount stage had to chroot(2) (mounts/plan.py): the handler chroots
-to the root it opened through /proc/PID/root beforehand.
+capabilities it needs for the others, in the namespace that owns them. The
+namespaces are files the monitor opened when PID 1 was new (Monitor.attach,
+open_namespaces): the files /proc/PID/ns/* of a non-dumpable process, as
+the harden stage makes PID 1 and an --init PID 1 stays, need ptrace access
+to it that the user lacks, and so does setns(2) on its pidfd. Held open,
+they name the container's namespaces whatever becomes of the pid. Joining
+the mount namespace puts the handler at its root mount, where pivot_root(2)
+put the container's root; only when the mount stage had to chroot(2)
+(mounts/plan.py) is PID 1's root elsewhere: the handler then chroots to
+/proc/PID/root, which it can open once PID 1 has executed its command.
 
 The command's environment, -u and -w go through core/execvp.py as PID 1's
 command did (the run's -e/--env-file/--clearenv, then exec's own -e), and
@@ -32,7 +33,6 @@ command does not join the container's cgroup (the harden stage's limits):
 not done yet.
 """
 
-import errno
 import json
 import os
 import socket
@@ -158,28 +158,16 @@ def _enter(run, request, fds, conn):
         from identity import workdir
         process.workdir = workdir.parse_workdir(request["workdir"])
 
-    joined = [(name, flag) for name, flag in NAMESPACES
-              if _namespace(pid, name) != _namespace("self", name)]
-    flags = sum(flag for _, flag in joined)
-    root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        pidfd = os.pidfd_open(pid)
-        try:
-            kernel.setns(pidfd, flags)
-        finally:
-            os.close(pidfd)
-    except (AttributeError, OSError) as e:
-        if isinstance(e, OSError) and e.errno not in (errno.EINVAL, errno.ENOSYS):
-            raise
-        # Before 5.8 (pidfd_open itself came in 5.3): one file at a time.
-        files = [(os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag)
-                 for name, flag in joined]
-        for fd, flag in files:
-            kernel.setns(fd, flag)
-            os.close(fd)
-    os.fchdir(root)
-    os.chroot(".")
-    os.close(root)
+        root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except PermissionError:
+        root = None                 # non-dumpable: setns(2) of its mount namespace gives it
+    for flag, fd in run.monitor.namespaces:
+        kernel.setns(fd, flag)
+    if root is not None:
+        os.fchdir(root)
+        os.chroot(".")
+        os.close(root)
 
     master = None
     if request.get("tty"):
@@ -206,12 +194,21 @@ def _enter(run, request, fds, conn):
     return child, report_r
 
 
-def _namespace(pid, name):
-    try:
-        st = os.stat(f"/proc/{pid}/ns/{name}")
-    except FileNotFoundError:
-        return None                 # a kernel without that namespace
-    return st.st_dev, st.st_ino
+def open_namespaces(pid):
+    """[(setns flag, fd)] of every namespace of `pid` that differs from
+    ours, the user namespace first (called by the monitor, see attach)."""
+    held = []
+    for name, flag in NAMESPACES:
+        try:
+            fd = os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue                # a kernel without that namespace
+        theirs, ours = os.fstat(fd), os.stat(f"/proc/self/ns/{name}")
+        if (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino):
+            os.close(fd)
+        else:
+            held.append((flag, fd))
+    return held
 
 
 def _exited(pid):

@@ -82,7 +82,7 @@ def _monitor(opts, stages, container, ready_w, runs):
         elif opts.get("--debug"):
             import traceback
             traceback.print_exc()
-    monitor.finish(status)
+    monitor.finish(status, remove=bool(opts.get("--rm")))
     os._exit(status)
 
 
@@ -118,6 +118,7 @@ class Monitor:
         self.ready_w = ready_w
         self.sock = None
         self.handlers = set()
+        self.namespaces = []      # (setns flag, fd) of PID 1's, from attach()
 
     def tell(self, text):
         """Answer the waiting command line, once."""
@@ -128,6 +129,17 @@ class Monitor:
                 pass
             os.close(self.ready_w)
             self.ready_w = None
+
+    def attach(self, run):
+        """PID 1 exists: hold its namespaces for exec (containers/enter.py).
+
+        A non-dumpable process's /proc/PID/ns files (and setns(2) on its
+        pidfd) need ptrace access that the user lacks: the harden stage makes
+        PID 1 so, and an --init PID 1 stays so. Opened now, before it starts
+        its setup, they stay usable for the container's life.
+        """
+        from containers import enter
+        self.namespaces = enter.open_namespaces(run.pid)
 
     def running(self, run):
         """The command runs: record it, open the exec socket, answer."""
@@ -197,12 +209,15 @@ class Monitor:
             if done:
                 self.handlers.discard(pid)
 
-    def finish(self, code):
+    def finish(self, code, remove=False):
         """The container has ended and every stage cleaned up: wait for the
         exec handlers (their commands died with the PID namespace), record
-        the status."""
+        the status, or with --rm remove the container."""
         self._reap(0)
         if self.ready_w is None and os.path.isdir(self.container.dir):
+            if remove:
+                self.container.remove()
+                return
             import time
             self.container.save(status="exited", **{"exit-status": code, "finished": time.time()})
 

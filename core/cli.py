@@ -30,7 +30,11 @@ container (PID 2 with --init), with your stdin, stdout and stderr.
 this host and says what works and what the host offers (exit 0 if all stages
 work, 1 if one cannot, 125 if unc failed); --json says it as JSON
 (docs/check.md). A command named stages, check, import, pull, images, rmi,
-ps, exec, kill, stop, rm or logs runs after `--`.
+ps, exec, kill, stop, rm, logs, create, start, state, delete, list or features
+runs after `--`.
+As an OCI runtime (for Podman): `unc [--root DIR] create|start|state|kill|
+delete|exec|list|features ...` with runc's options (README, "An OCI runtime
+for Podman").
 Images: `unc import FILE|DIR [NAME[:TAG]]` (a rootfs tarball, an OCI layout,
 a docker save archive), `unc pull REF`, `unc images`, `unc rmi NAME...`;
 run one with --image=NAME (README, "Images").
@@ -68,6 +72,8 @@ Options:
                        to `unc logs`.
   --name=NAME          Name the container (with -d), for unc exec, ps,
                        kill, stop, rm and logs.
+  --rm                 With -d: remove the container (its state and log)
+                       when it ends; a run without -d leaves nothing anyway.
   --init               Run a small init as PID 1 that reaps zombies and
                        forwards signals; COMMAND then runs as PID 2, and
                        signals it has no handler for end it as on the host.
@@ -258,12 +264,21 @@ def keep_std_fds():
 IMAGE_COMMANDS = ("import", "pull", "images", "rmi")
 CONTAINER_COMMANDS = ("ps", "exec", "kill", "stop", "rm", "logs")
 
+# The first words of the OCI runtime's command line (oci/cli.py, wants()):
+# runc's global options and verbs, as Podman and conmon call unc.
+OCI_WORDS = ("create", "start", "state", "delete", "list", "features", "kill", "exec",
+             "--root", "--log", "--log-format", "--systemd-cgroup", "--rootless", "--debug")
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     # First of all: any file unc opens would otherwise take a closed 0, 1 or 2.
     closed = keep_std_fds()
     debug = "--debug" in argv
     try:
+        if argv and argv[0] in OCI_WORDS:
+            from oci import cli as oci_cli
+            if oci_cli.wants(argv):
+                return oci_cli.main(argv, closed)
         if argv and argv[0] in IMAGE_COMMANDS:
             from images import cli as images_cli
             return images_cli.main(argv, closed)

@@ -16,6 +16,13 @@ Processes, as the host sees them:
 unc stays outside every namespace so that it can write the id maps of the
 container from outside (as newuidmap does), start helpers such as slirp4netns
 on the host, forward signals, and clean up.
+
+A created run (run.handover set: the OCI runtime's `create`, oci/) leaves
+earlier: the unsharer first joins the namespaces the run names
+(run.handover.join), and once every stage's setup is done PID 1 hands over
+to run.handover.start instead of executing COMMAND; unc returns as soon as
+PID 1 says it is set up, leaving it alive, with no parent-death signal, for
+the nearest subreaper above unc (conmon) to adopt.
 """
 
 import os
@@ -53,6 +60,7 @@ class Run:
         "signaled",    # PID 1 died from a signal
         "reaped",      # unc has collected PID 1's exit status
         "status",      # --json-status-fd's writer (core/status.py), or None
+        "handover",    # OCI create's hand-over (oci/container.py), or None
         "monitor",     # -d's monitor (containers/monitor.py), or None
     )
 
@@ -75,6 +83,7 @@ class Run:
         self.signaled = False
         self.reaped = False
         self.status = None
+        self.handover = None
         self.monitor = None
 
     def trace(self, message):
@@ -134,7 +143,7 @@ def start(run):
     report_r, report_w = os.pipe()   # unsharer and PID 1 -> unc
     go_r, go_w = os.pipe()           # unc -> PID 1: "the host side is ready"
     run.ignored = signals.ignored_signals()
-    if os.isatty(0):
+    if os.isatty(0) and not run.handover:
         from core import terminal
         run.tty, run.modes = terminal.foreground()
 
@@ -160,10 +169,15 @@ def start(run):
         raise Fail(text or "the unsharer died", int(status or FAILED))
     run.pid = int(message.split()[1])
 
-    installed = signals.forward_signals(run)
+    installed = signals.forward_signals(run) if not run.handover else []
     done = []
     problem = None
     try:
+        if run.monitor:
+            # Before PID 1 may turn non-dumpable (the harden stage): its
+            # namespaces, for `unc exec`, are opened while its /proc files
+            # are still the user's.
+            run.monitor.attach(run)
         for stage in run.stages:
             done.append(stage)
             run.hook(stage, "host_setup")
@@ -175,6 +189,10 @@ def start(run):
             for stage in run.stages:
                 reported.update(run.hook(stage, "status") or {})
             run.status.running(run.pid, run.stages[-1].NAME, reported)
+        if run.handover and not problem:
+            # PID 1 is set up and waits for its start: it outlives unc.
+            done = []
+            return 0
         if run.monitor and not problem:
             run.monitor.running(run)
             run.monitor.serve(run)          # until PID 1 has exited
@@ -257,6 +275,8 @@ def _unsharer(run, report_w, go_r):
     try:
         # Dies with unc; nothing setuid runs in this process afterwards.
         kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if run.handover:
+            run.handover.join(run)
         run.trace(f"unshare({kernel.flag_names(run.flags, kernel.CLONE_NAMES)})")
         try:
             kernel.unshare(run.flags)
@@ -295,12 +315,20 @@ def _pid1(run, report_w, go_r):
         # A process group of its own: a signal to the caller's group (timeout,
         # a shell's `kill 0`) then reaches the container only through unc,
         # which passes it to PID 1 or ends the container, never half of it.
-        os.setpgid(0, 0)
+        if run.handover:
+            os.setsid()     # a session of its own: it may get a controlling terminal
+        else:
+            os.setpgid(0, 0)
         if os.read(go_r, 1) != b"g":
             os._exit(FAILED)                    # unc gave up before the start
-        _die_with_unc(go_r)
+        if run.handover:
+            os.close(go_r)                      # it outlives unc: no death signal
+        else:
+            _die_with_unc(go_r)
         for stage in run.stages:
             run.hook(stage, "container_setup")
+        if run.handover:
+            run.handover.start(run, report_w)   # never returns
         for stage in run.stages:
             run.hook(stage, "command_setup")
         env = execvp.start(run, run.process)

@@ -38,11 +38,31 @@ READONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trig
 
 
 def add(plan, masked=MASKED, readonly=READONLY):
-    """Add the masks to `plan`. Of /proc and /sys, only the paths this
-    kernel has: the container's /proc and /sys are the host kernel's, so
-    a stat on the host now spares the container a failed open of each."""
-    plan.add(Masks(*([p for p in paths if not p.startswith(("/proc/", "/sys/"))
-                      or os.path.lexists(p)] for paths in (masked, readonly))))
+    """Add the masks to `plan`, for the paths of /proc and /sys that need
+    them (every other path as given)."""
+    plan.add(Masks([p for p in masked if needed(p, os.R_OK)],
+                   [p for p in readonly if needed(p, os.W_OK)]))
+
+
+def needed(path, access):
+    """Whether the container's root could read (os.R_OK) or write (os.W_OK)
+    `path` of /proc or /sys, asked on the host before anything starts.
+
+    The container's /proc and /sys show the host kernel's files, so a path
+    the host lacks is not there either. And when unc runs as a user, the
+    container's root is that user to the kernel for these files: they
+    belong to the host's root, whom no user namespace of a user maps, so
+    its capabilities do not override their modes (capabilities(7)), and
+    access(2) on the host gives the container's answer. /proc/sys is the
+    exception: the kernel gives the container's root the settings of its
+    own namespaces there (net.*, user.*), which OCI makes read-only too.
+    As root, unc's container root is the host's: every path is needed.
+    Each path spared is a mount fewer at every start."""
+    if not path.startswith(("/proc/", "/sys/")):
+        return True
+    if not os.path.lexists(path):
+        return False
+    return path == "/proc/sys" or os.geteuid() == 0 or os.access(path, access)
 
 
 class Masks(Op):

@@ -109,6 +109,18 @@ retry() {
     assert_line --index 0 --partial "NoNewPrivs:	1 Seccomp:	2"
 }
 
+@test "exec into an --init container, whose PID 1 stays non-dumpable (unc's init)" {
+    "$UNC" -d --name c --init --rootfs "$ROOTFS" sleep 1000
+    # The host's /proc/PID files of PID 1 are root's, not the user's.
+    pid=$(field c pid)
+    run ! ls -l "/proc/$pid/ns/"
+    run -0 $T "$UNC" exec c sh -c 'hostname; cat /proc/1/cmdline | tr "\0" " "; echo; grep NoNewPrivs /proc/self/status'
+    assert_line --index 0 "unc"
+    assert_line --index 1 --partial "sleep 1000"
+    assert_line --index 2 --regexp "^NoNewPrivs:.1$"
+    run -3 $T "$UNC" exec c sh -c 'exit 3'
+}
+
 @test "exec -u, -e, -w as for a run; the run's -e stays" {
     "$UNC" -d --name c --map-auto -e FROM_RUN=1 --rootfs "$ROOTFS" sleep 1000
     run -0 $T "$UNC" exec -u 1000:1000 c id -u
@@ -254,6 +266,16 @@ retry() {
     # A command of that name runs in a container after --.
     run -0 "$UNC" --rootfs "$ROOTFS" -- ps -o comm
     assert_line ps
+}
+
+@test "-d --rm: the container is removed when it ends" {
+    "$UNC" -d --rm --name gone --rootfs "$ROOTFS" sleep 1000
+    run -0 "$UNC" ps -q
+    assert_equal "${#lines[@]}" 1
+    run -0 "$UNC" kill -s KILL gone
+    retry sh -c '[ -z "$("$0" ps -aq)" ]' "$UNC"
+    [ -z "$(ls "$STATE" | grep -v names)" ]
+    [ -z "$(ls "$STATE/names")" ]
 }
 
 @test "without -d, a run writes no state" {

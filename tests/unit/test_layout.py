@@ -20,7 +20,7 @@ def sources(*patterns):
 
 
 MODULES = sources("stages/*.py", "core/*.py", "mounts/*.py", "network/*.py", "images/*.py",
-                  "security/*.py", "unc.py", "kernel.py")
+                  "oci/*.py", "security/*.py", "unc.py", "kernel.py")
 STAGE_MODULES = [path for path in sources("stages/*.py") if not path.endswith("__init__.py")]
 
 

@@ -60,7 +60,10 @@ OPTIONS = {
     "privileged": ("--privileged", "flag"),
 }
 # unc's options that are not a container's: what they do is the module's.
-NOT_ARGUMENTS = ("--json", "--json-status-fd", "--debug", "--help", "--version")
+# unc_run waits for its container and returns its output and status, so a
+# detached one (-d, --name, --rm: `unc ps`, `unc exec`...) is not one of its runs.
+NOT_ARGUMENTS = ("--json", "--json-status-fd", "--debug", "--help", "--version",
+                 "--detach", "--name", "--rm")
 
 # The argument_spec entries of OPTIONS, for AnsibleModule.
 ARGUMENT_SPEC = {
