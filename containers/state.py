@@ -34,8 +34,9 @@ STATE = "state.json"
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
-def root():
-    """The directory that holds the containers, created when missing."""
+def root(create=True):
+    """The directory that holds the containers, created when missing; with
+    `create` False, None when it is missing (a look-up makes nothing)."""
     uid = os.geteuid()
     if uid == 0:
         base = "/run/unc"
@@ -46,6 +47,8 @@ def root():
     else:
         base = os.path.join(os.environ.get("TMPDIR") or "/tmp", f"unc-run-{uid}")
         top = os.path.join(base, "containers")
+    if not create and not os.path.isdir(os.path.join(top, "names")):
+        return None
     for path in (base, top, os.path.join(top, "names")):
         try:
             os.mkdir(path, 0o700)
@@ -237,8 +240,8 @@ def _take_name(top, name, cid):
 
 def find(ref):
     """The container named `ref`, or whose id is or begins with `ref`."""
-    top = root()
-    if ref and "/" not in ref and ref not in (".", ".."):
+    top = root(create=False)
+    if top and ref and "/" not in ref and ref not in (".", ".."):
         try:
             cid = os.readlink(os.path.join(top, "names", ref))
             if os.path.isdir(os.path.join(top, cid)):
@@ -261,6 +264,8 @@ def _ids(top):
 
 def every():
     """Every container, oldest first."""
-    top = root()
+    top = root(create=False)
+    if top is None:
+        return []
     found = [Container(top, cid).load() for cid in _ids(top)]
     return sorted((c for c in found if c.state), key=lambda c: c.state.get("created", 0))

@@ -35,7 +35,7 @@ leaks_helpers() {
     local name pid
     for name in slirp4netns pasta pasta.avx2; do
         for pid in $(pgrep -u "$(id -u)" -x "$name"); do
-            tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "TMPDIR=$TMPDIR" \
+            tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qxF "TMPDIR=$TMPDIR" \
                 && echo "$pid"
         done
     done | sort

@@ -116,7 +116,7 @@ FILE_CONTENTS = {
 FLAGS = ["--init", "--read-only", "--bind-proc", "--map-auto", "--clearenv", "-q",
          "--privileged"]
 MIXED_OPTIONS = list(TARGETS) + ["--rootfs", "--persist", "--pids-limit", "--memory", "--cpus",
-                                 "--preserve-fds"]
+                                 "--preserve-fds", "--name"]
 
 
 def mixed():
@@ -130,11 +130,13 @@ def mixed():
 
 
 # Subcommands whose argument is an image name (a store of the session's,
-# empty). `unc pull` runs in a network namespace with only lo (unshare -rn):
+# empty), or a container's (the session's XDG_RUNTIME_DIR holds none). `unc pull` runs in a network namespace with only lo (unshare -rn):
 # a name that looks valid then fails at once, as with no registry reachable.
 SUBCOMMANDS = {
     "pull": ("unshare", "-rn"),
     "rmi": (),
+    "rm": (),               # container names (none exists in the session)
+    "logs": (),
 }
 IMAGE_NAME = st.one_of(hostile(), joined(hostile(), hostile(), sep=b"/"),
                        joined(either("127.0.0.1:1", "docker.io", "a"), hostile(), sep=b"/"))
@@ -219,7 +221,7 @@ def test_mixed_options(unc_env, words):
 @SETTINGS
 @given(data=st.data())
 def test_image_names(unc_env, command, data):
-    names = data.draw(st.lists(IMAGE_NAME, min_size=1, max_size=2 if command != "pull" else 1),
-                      label="names")
+    names = data.draw(st.lists(IMAGE_NAME, min_size=1,
+                               max_size=1 if command in ("pull", "logs") else 2), label="names")
     argv = [command, *names]
     check(unc_env, run_unc(unc_env, argv, prefix=SUBCOMMANDS[command]), argv)
