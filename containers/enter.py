@@ -15,8 +15,8 @@ to its exec socket and calls serve_one() there. The processes:
 
 setns(2) into a user namespace comes first: it gives the handler the
 capabilities it needs for the others, in the namespace that owns them. The
-namespaces are files the monitor opened when PID 1 was new (Monitor.attach,
-open_namespaces): the files /proc/PID/ns/* of a non-dumpable process, as
+namespaces are files the monitor opened when PID 1 was new (monitor.py,
+Monitor.attach): the files /proc/PID/ns/* of a non-dumpable process, as
 the harden stage makes PID 1 and an --init PID 1 stays, need ptrace access
 to it that the user lacks, and so does setns(2) on its pidfd. Held open,
 they name the container's namespaces whatever becomes of the pid. Joining
@@ -41,12 +41,6 @@ import socket
 import _signal as signal
 
 from core import FAILED, Fail, one_line
-
-# /proc/PID/ns/NAME and the flags of setns(2), the user namespace first.
-NAMESPACES = (("user", 0x10000000), ("mnt", 0x00020000), ("uts", 0x04000000),
-              ("ipc", 0x08000000), ("net", 0x40000000), ("pid", 0x20000000),
-              ("cgroup", 0x02000000))
-
 
 def preload(run):
     """Import, while the monitor can, what a command's setup needs: once
@@ -192,23 +186,6 @@ def _enter(run, request, fds, conn):
         socket.send_fds(conn, [b"pty\n"], [master])
         os.close(master)
     return child, report_r
-
-
-def open_namespaces(pid):
-    """[(setns flag, fd)] of every namespace of `pid` that differs from
-    ours, the user namespace first (called by the monitor, see attach)."""
-    held = []
-    for name, flag in NAMESPACES:
-        try:
-            fd = os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue                # a kernel without that namespace
-        theirs, ours = os.fstat(fd), os.stat(f"/proc/self/ns/{name}")
-        if (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino):
-            os.close(fd)
-        else:
-            held.append((flag, fd))
-    return held
 
 
 def _exited(pid):

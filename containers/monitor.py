@@ -138,8 +138,7 @@ class Monitor:
         PID 1 so, and an --init PID 1 stays so. Opened now, before it starts
         its setup, they stay usable for the container's life.
         """
-        from containers import enter
-        self.namespaces = enter.open_namespaces(run.pid)
+        self.namespaces = open_namespaces(run.pid)
 
     def running(self, run):
         """The command runs: record it, open the exec socket, answer."""
@@ -254,3 +253,27 @@ def _exited(pid):
         return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
         return True
+
+
+# /proc/PID/ns/NAME and the flags of setns(2), the user namespace first.
+NAMESPACES = (("user", 0x10000000), ("mnt", 0x00020000), ("uts", 0x04000000),
+              ("ipc", 0x08000000), ("net", 0x40000000), ("pid", 0x20000000),
+              ("cgroup", 0x02000000))
+
+
+def open_namespaces(pid):
+    """[(setns flag, fd)] of every namespace of `pid` that differs from
+    ours, the user namespace first (Monitor.attach). Here, not in
+    enter.py: its imports (json, socket) would delay every -d start."""
+    held = []
+    for name, flag in NAMESPACES:
+        try:
+            fd = os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue                # a kernel without that namespace
+        theirs, ours = os.fstat(fd), os.stat(f"/proc/self/ns/{name}")
+        if (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino):
+            os.close(fd)
+        else:
+            held.append((flag, fd))
+    return held
