@@ -49,3 +49,14 @@ ansible_env() {
     export ANSIBLE_CALLBACK_PLUGINS=$ANSIBLE_HELPERS_DIR/ansible_callback
     export ANSIBLE_STDOUT_CALLBACK=unc_results
 }
+
+# local_setup: setup() of the files that run Ansible on this machine (a
+# local connection): the collection installed by setup_file in
+# $BATS_FILE_TMPDIR/coll, the "remote" temporary files there too (not
+# ~/.ansible/tmp), and a scratch directory. The files call require_ansible
+# themselves: tests/run looks for that word to prepare Ansible's venv.
+local_setup() {
+    ansible_env "$BATS_FILE_TMPDIR/coll"
+    export ANSIBLE_REMOTE_TEMP=$BATS_FILE_TMPDIR/remote-tmp
+    setup_scratch
+}

@@ -17,10 +17,7 @@ setup_file() {
 setup() {
     [ "$(id -u)" -eq 0 ] || skip "needs root"
     require_ansible
-    ansible_env "$BATS_FILE_TMPDIR/coll"
-    # A local connection's "remote" temporary files too (not ~/.ansible/tmp).
-    export ANSIBLE_REMOTE_TEMP=$BATS_FILE_TMPDIR/remote-tmp
-    setup_scratch
+    local_setup
 }
 
 teardown() {
