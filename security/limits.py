@@ -62,7 +62,15 @@ def parse_ulimit(spec):
     hard = _limit(hard, spec) if hard else soft
     if soft > hard:
         raise Fail(f"invalid --ulimit {spec!r}: the soft limit is above the hard one")
+    if name == "stack" and soft < STACK_FLOOR:
+        # The limit binds unc's own setup in the container from setrlimit(2)
+        # on, whose stack is already deeper: a smaller one kills it (SIGSEGV).
+        raise Fail(f"invalid --ulimit {spec!r}: a stack below {STACK_FLOOR // 1024} KiB "
+                   "would kill the container before COMMAND starts; ask for more")
     return RESOURCES[name], soft, hard
+
+
+STACK_FLOOR = 1 << 20
 
 
 def name_of(resource):

@@ -63,3 +63,11 @@ def test_sizes():
     assert limits.parse_size("512m", "--memory") == 512 << 20
     with pytest.raises(Fail):
         limits.parse_size("lots", "--memory")
+
+
+def test_a_stack_too_small_for_unc_s_own_setup_is_refused():
+    # Found by tests/property: --ulimit stack=1024:2048 killed PID 1 (139).
+    from security import limits
+    with pytest.raises(Fail, match=r"^invalid --ulimit 'stack=1024:2048': a stack below 1024 KiB"):
+        limits.parse_ulimit("stack=1024:2048")
+    assert limits.parse_ulimit("stack=8388608")[1] == 8388608
